@@ -1,0 +1,442 @@
+// The autograd engine: recording nodes, and running them in reverse topological order.
+// (The engine adds and reduces gradients with ops from ops/; that is the one place core/ calls
+// into ops/, through the Tensor methods declared in tensor.h.)
+#include "tapegrad/core/autograd.h"
+
+#include <atomic>
+#include <cmath>
+#include <queue>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "tapegrad/ops/elementwise.h"
+
+namespace tg {
+namespace {
+thread_local bool g_grad_enabled = true;
+thread_local bool g_anomaly = false;
+std::atomic<std::uint64_t> g_sequence{0};
+
+bool has_non_finite(const Tensor& t) {
+  if (!t.defined() || !t.is_floating_point()) return false;
+  for (double v : t.to_vector<double>())
+    if (!std::isfinite(v)) return true;
+  return false;
+}
+}  // namespace
+
+bool GradMode::is_enabled() { return g_grad_enabled; }
+void GradMode::set_enabled(bool enabled) { g_grad_enabled = enabled; }
+
+DetectAnomalyGuard::DetectAnomalyGuard() : prev_(g_anomaly) { g_anomaly = true; }
+DetectAnomalyGuard::~DetectAnomalyGuard() { g_anomaly = prev_; }
+bool DetectAnomalyGuard::is_enabled() { return g_anomaly; }
+
+namespace autograd {
+namespace {
+
+class FunctionNode final : public Node {
+ public:
+  FunctionNode(std::string name, MultiBackwardFn fn) : name_(std::move(name)), fn_(std::move(fn)) {}
+  std::string_view name() const override { return name_; }
+
+  grads apply(grads&& grad_outputs) override {
+    if (released_ && had_saved_)
+      throw Error(detail::concat(
+          name_, ": trying to backward through the graph a second time (its saved tensors were ",
+          "freed by the first backward); pass retain_graph=true to the first backward call"));
+    for (std::size_t i = 0; i < saved_.size(); ++i) saved_[i].check_version(name_, i);
+    const Saved saved(saved_, next_edges, shared_from_this());
+    return fn_(grad_outputs, saved);
+  }
+
+  void release() override {
+    saved_.clear();
+    released_ = true;
+  }
+  bool released() const override { return released_ && had_saved_; }
+
+  void set_saved(std::vector<SavedTensor> saved) {
+    had_saved_ = !saved.empty();
+    saved_ = std::move(saved);
+  }
+
+ private:
+  std::string name_;
+  MultiBackwardFn fn_;
+  std::vector<SavedTensor> saved_;
+  bool released_ = false;
+  bool had_saved_ = false;
+};
+
+// The sink of a leaf: runs the leaf's hooks and accumulates into its .grad.
+class AccumulateGrad final : public Node {
+ public:
+  explicit AccumulateGrad(std::shared_ptr<TensorImpl> leaf) : leaf_(std::move(leaf)) {
+    output_meta.push_back({leaf_->shape, leaf_->dtype});
+  }
+  std::string_view name() const override { return "AccumulateGrad"; }
+
+  grads apply(grads&& grad_outputs) override {
+    Tensor g = std::move(grad_outputs[0]);
+    if (!g.defined()) return {};
+    for (const auto& [id, hook] : leaf_->hooks) {
+      Tensor r = hook(g);
+      if (r.defined()) g = r;
+    }
+    if (GradMode::is_enabled()) {  // create_graph: the gradient keeps its own history
+      leaf_->grad = leaf_->grad ? (Tensor(leaf_->grad) + g).impl_ptr() : g.impl_ptr();
+      return {};
+    }
+    NoGradGuard guard;
+    if (leaf_->grad) {
+      Tensor(leaf_->grad).add_(g);
+    } else if (g.is_contiguous() && g.impl_ptr().use_count() == 1 &&
+               g.impl()->storage.use_count() == 1 && !g.grad_fn()) {
+      leaf_->grad = g.impl_ptr();  // nobody else sees this buffer: keep it without a copy
+    } else {
+      leaf_->grad = g.detach().clone().impl_ptr();
+    }
+    return {};
+  }
+
+ private:
+  std::shared_ptr<TensorImpl> leaf_;
+};
+
+}  // namespace
+
+// ---- saved tensors ----
+
+SavedTensor::SavedTensor(const Tensor& t, bool is_output, std::uint32_t output_nr)
+    : output_nr_(output_nr), is_output_(is_output) {
+  if (!t.defined()) return;
+  version_ = t.version();
+  data_ = is_output ? t.detach() : t;
+}
+
+Tensor SavedTensor::unpack(const std::shared_ptr<Node>& owner) const {
+  if (!data_.defined() || !is_output_) return data_;
+  Tensor t = data_.detach();
+  if (GradMode::is_enabled()) {  // create_graph: the saved output differentiates through owner
+    t.impl()->grad_fn = owner;
+    t.impl()->output_nr = output_nr_;
+  }
+  return t;
+}
+
+void SavedTensor::check_version(std::string_view op, std::size_t index) const {
+  if (!data_.defined()) return;
+  const auto now = data_.version();
+  TG_CHECK(now == version_, op, ": saved tensor ", index, " (shape ", shape_str(data_.shape()),
+           ") needed for the gradient was modified by an in-place operation (version ", version_,
+           " -> ", now, "); compute on a clone() or do the in-place change after backward");
+}
+
+Tensor Saved::operator[](std::size_t i) const {
+  TG_CHECK(i < saved_.size(), "backward: asked for saved tensor ", i, " but only ", saved_.size(),
+           " were saved");
+  return saved_[i].unpack(owner_);
+}
+
+bool Saved::needs_grad(std::size_t input) const {
+  return input < edges_.size() && edges_[input].node != nullptr;
+}
+
+// ---- recording ----
+
+bool needs_grad(std::initializer_list<Tensor> inputs) {
+  if (!GradMode::is_enabled()) return false;
+  for (const auto& t : inputs)
+    if (t.defined() && t.requires_grad()) return true;
+  return false;
+}
+
+bool needs_grad(const std::vector<Tensor>& inputs) {
+  if (!GradMode::is_enabled()) return false;
+  for (const auto& t : inputs)
+    if (t.defined() && t.requires_grad()) return true;
+  return false;
+}
+
+Edge gradient_edge(const Tensor& t) {
+  TensorImpl* impl = t.impl();
+  if (impl->grad_fn) return {impl->grad_fn, impl->output_nr};
+  if (!impl->requires_grad) return {};
+  auto acc = impl->grad_accumulator.lock();
+  if (!acc) {
+    acc = std::make_shared<AccumulateGrad>(t.impl_ptr());
+    impl->grad_accumulator = acc;
+  }
+  return {acc, 0};
+}
+
+std::vector<Tensor> record_multi(std::string op, const std::vector<Tensor>& inputs,
+                                 std::vector<Tensor> outputs, const std::vector<Tensor>& saved,
+                                 MultiBackwardFn backward) {
+  if (DetectAnomalyGuard::is_enabled())
+    for (const auto& out : outputs)
+      TG_CHECK(!has_non_finite(out), op, ": forward produced NaN or Inf (anomaly detection)");
+  if (!needs_grad(inputs)) return outputs;
+  auto node = std::make_shared<FunctionNode>(op, std::move(backward));
+  node->sequence_nr = g_sequence.fetch_add(1, std::memory_order_relaxed);
+  node->next_edges.reserve(inputs.size());
+  for (const auto& in : inputs) {
+    if (in.defined() && in.requires_grad()) {
+      node->next_edges.push_back(gradient_edge(in));
+      node->input_meta.push_back({in.shape(), in.dtype()});
+    } else {
+      node->next_edges.push_back({});
+      node->input_meta.push_back({});
+    }
+  }
+  std::vector<SavedTensor> saved_tensors;
+  saved_tensors.reserve(saved.size());
+  for (const auto& s : saved) {
+    std::int64_t out_index = -1;
+    for (std::size_t j = 0; j < outputs.size(); ++j)
+      if (s.defined() && s.is_same(outputs[j])) out_index = static_cast<std::int64_t>(j);
+    saved_tensors.emplace_back(s, out_index >= 0,
+                               static_cast<std::uint32_t>(std::max<std::int64_t>(out_index, 0)));
+  }
+  node->set_saved(std::move(saved_tensors));
+  node->forward_trace = op;
+  for (std::size_t j = 0; j < outputs.size(); ++j) {
+    Tensor& out = outputs[j];
+    node->output_meta.push_back({out.shape(), out.dtype()});
+    if (!out.is_floating_point()) continue;
+    out.impl()->grad_fn = node;
+    out.impl()->output_nr = static_cast<std::uint32_t>(j);
+  }
+  return outputs;
+}
+
+Tensor record(const char* op, std::initializer_list<Tensor> inputs, Tensor output,
+              std::initializer_list<Tensor> saved, BackwardFn backward) {
+  if (!needs_grad(inputs)) {
+    if (DetectAnomalyGuard::is_enabled())
+      TG_CHECK(!has_non_finite(output), op, ": forward produced NaN or Inf (anomaly detection)");
+    return output;
+  }
+  auto outs = record_multi(op, std::vector<Tensor>(inputs), {std::move(output)},
+                           std::vector<Tensor>(saved),
+                           [fn = std::move(backward)](const grads& g, const Saved& s) {
+                             return fn(g[0], s);
+                           });
+  return outs[0];
+}
+
+Tensor record(const char* op, std::initializer_list<Tensor> inputs, Tensor output,
+              BackwardFn backward) {
+  return record(op, inputs, std::move(output), {}, std::move(backward));
+}
+
+// ---- the engine ----
+namespace {
+
+struct Root {
+  Edge edge;
+  Tensor grad;
+};
+
+void accumulate(grads& buffer, std::uint32_t slot, Tensor g) {
+  if (!buffer[slot].defined()) buffer[slot] = std::move(g);
+  else buffer[slot] = buffer[slot] + g;
+}
+
+// Runs the graph below `roots`. With `targets`, returns the gradient flowing into each target
+// edge instead of accumulating into leaves.
+std::vector<Tensor> execute(const std::vector<Root>& roots, const std::vector<Edge>& targets,
+                            bool keep_graph, bool create_graph) {
+  const bool capture = !targets.empty();
+  // Discover the graph and count, for every node, the edges that point to it.
+  std::unordered_map<Node*, int> deps;
+  std::vector<Node*> stack;
+  std::unordered_set<Node*> seen;
+  for (const auto& r : roots)
+    if (seen.insert(r.edge.node.get()).second) stack.push_back(r.edge.node.get());
+  std::vector<Node*> discovered;
+  while (!stack.empty()) {
+    Node* n = stack.back();
+    stack.pop_back();
+    discovered.push_back(n);
+    for (const auto& e : n->next_edges) {
+      if (!e.node) continue;
+      ++deps[e.node.get()];
+      if (seen.insert(e.node.get()).second) stack.push_back(e.node.get());
+    }
+  }
+
+  // With targets: run a node only if some target lies below it.
+  std::unordered_map<Node*, std::vector<std::pair<std::uint32_t, std::size_t>>> captures;
+  std::unordered_set<Node*> runs;
+  if (capture) {
+    for (std::size_t i = 0; i < targets.size(); ++i)
+      if (targets[i].node) captures[targets[i].node.get()].emplace_back(targets[i].input_nr, i);
+    // Topological order (Kahn), then a reverse sweep marks nodes that reach a target.
+    std::unordered_map<Node*, int> indeg = deps;
+    std::vector<Node*> order;
+    for (Node* n : discovered)
+      if (!indeg.count(n)) order.push_back(n);
+    for (std::size_t i = 0; i < order.size(); ++i)
+      for (const auto& e : order[i]->next_edges)
+        if (e.node && --indeg[e.node.get()] == 0) order.push_back(e.node.get());
+    std::unordered_set<Node*> reaches;
+    for (auto it = order.rbegin(); it != order.rend(); ++it) {
+      Node* n = *it;
+      bool below = false;
+      for (const auto& e : n->next_edges) below = below || (e.node && reaches.count(e.node.get()));
+      if (below) runs.insert(n);
+      if (below || captures.count(n)) reaches.insert(n);
+    }
+  }
+
+  std::unordered_map<Node*, grads> buffers;
+  auto buffer_of = [&](Node* n) -> grads& {
+    auto& b = buffers[n];
+    if (b.empty()) b.resize(std::max<std::size_t>(n->output_meta.size(), 1));
+    return b;
+  };
+  for (const auto& r : roots) accumulate(buffer_of(r.edge.node.get()), r.edge.input_nr, r.grad);
+
+  auto later_first = [](Node* a, Node* b) { return a->sequence_nr < b->sequence_nr; };
+  std::priority_queue<Node*, std::vector<Node*>, decltype(later_first)> ready(later_first);
+  for (Node* n : seen)
+    if (!deps.count(n)) ready.push(n);
+
+  std::vector<Tensor> captured(targets.size());
+  const bool prev_mode = GradMode::is_enabled();
+  struct Restore {
+    bool mode;
+    ~Restore() { GradMode::set_enabled(mode); }
+  } restore{prev_mode};
+
+  while (!ready.empty()) {
+    Node* n = ready.top();
+    ready.pop();
+    grads in = std::move(buffer_of(n));
+    buffers.erase(n);
+
+    for (const auto& h : n->pre_hooks) {
+      if (h.output_nr < in.size() && in[h.output_nr].defined()) {
+        GradMode::set_enabled(create_graph);
+        Tensor r = h.fn(in[h.output_nr]);
+        if (r.defined()) in[h.output_nr] = r;
+      }
+    }
+    for (const auto& [slot, weak] : n->retained) {
+      auto impl = weak.lock();
+      if (!impl || slot >= in.size() || !in[slot].defined()) continue;
+      Tensor g = create_graph ? in[slot] : in[slot].detach();
+      impl->grad = impl->grad ? (Tensor(impl->grad).detach() + g).impl_ptr() : g.impl_ptr();
+    }
+    if (capture) {
+      auto it = captures.find(n);
+      if (it != captures.end())
+        for (const auto& [slot, index] : it->second) captured[index] = in[slot];
+    }
+
+    bool any = false;
+    for (const auto& g : in) any = any || g.defined();
+    const bool run = any && (!capture || runs.count(n));
+    grads out;
+    if (run) {
+      for (std::size_t k = 0; k < in.size(); ++k)
+        if (!in[k].defined() && k < n->output_meta.size())
+          in[k] = zeros(n->output_meta[k].shape, n->output_meta[k].dtype);
+      GradMode::set_enabled(create_graph);
+      out = n->apply(std::move(in));
+      GradMode::set_enabled(prev_mode);
+      if (!out.empty())
+        TG_CHECK(out.size() == n->next_edges.size(), n->name(), ": backward returned ", out.size(),
+                 " gradients for ", n->next_edges.size(), " inputs");
+      if (DetectAnomalyGuard::is_enabled())
+        for (std::size_t i = 0; i < out.size(); ++i)
+          TG_CHECK(!has_non_finite(out[i]), n->name(), ": backward produced NaN or Inf in the ",
+                   "gradient of input ", i, " (anomaly detection; recorded by forward op '",
+                   n->forward_trace, "')");
+    }
+    for (std::size_t i = 0; i < n->next_edges.size(); ++i) {
+      const Edge& e = n->next_edges[i];
+      if (!e.node) continue;
+      if (i < out.size() && out[i].defined()) {
+        Tensor g = std::move(out[i]);
+        const auto& meta = n->input_meta[i];
+        GradMode::set_enabled(create_graph);
+        if (g.shape() != meta.shape) {
+          try {
+            g = g.sum_to(meta.shape);
+          } catch (const Error&) {
+            throw Error(detail::concat(n->name(), ": backward returned a gradient of shape ",
+                                       shape_str(g.shape()), " for input ", i, " of shape ",
+                                       shape_str(meta.shape)));
+          }
+        }
+        if (g.dtype() != meta.dtype) g = g.to(meta.dtype);
+        GradMode::set_enabled(prev_mode);
+        accumulate(buffer_of(e.node.get()), e.input_nr, std::move(g));
+      }
+      if (--deps[e.node.get()] == 0) ready.push(e.node.get());
+    }
+    if (!keep_graph) n->release();
+  }
+  return captured;
+}
+
+std::vector<Root> make_roots(const char* op, const std::vector<Tensor>& outputs,
+                             const std::vector<Tensor>& grad_outputs) {
+  TG_CHECK(grad_outputs.empty() || grad_outputs.size() == outputs.size(), op, ": got ",
+           grad_outputs.size(), " gradients for ", outputs.size(), " tensors");
+  std::vector<Root> roots;
+  for (std::size_t i = 0; i < outputs.size(); ++i) {
+    const Tensor& t = outputs[i];
+    TG_CHECK(t.defined(), op, ": tensor ", i, " is undefined");
+    TG_CHECK(t.requires_grad(), op, ": tensor ", i,
+             " does not require grad and has no grad_fn (nothing to differentiate)");
+    Tensor g = grad_outputs.empty() ? Tensor() : grad_outputs[i];
+    if (!g.defined()) {
+      TG_CHECK(t.numel() == 1, op, ": a gradient can be implied only for one-element outputs, ",
+               "but tensor ", i, " has shape ", shape_str(t.shape()),
+               "; pass a gradient of that shape");
+      g = ones_like(t);
+    } else {
+      TG_CHECK(g.shape() == t.shape(), op, ": gradient of shape ", shape_str(g.shape()),
+               " does not match tensor ", i, " of shape ", shape_str(t.shape()));
+      if (g.dtype() != t.dtype()) g = g.to(t.dtype());
+    }
+    roots.push_back({gradient_edge(t), g});
+  }
+  return roots;
+}
+
+}  // namespace
+}  // namespace autograd
+
+void backward(const std::vector<Tensor>& tensors, const std::vector<Tensor>& grad_tensors,
+              bool retain_graph, bool create_graph) {
+  auto roots = autograd::make_roots("backward", tensors, grad_tensors);
+  autograd::execute(roots, {}, retain_graph || create_graph, create_graph);
+}
+
+std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
+                         const std::vector<Tensor>& grad_outputs, bool retain_graph,
+                         bool create_graph, bool allow_unused) {
+  TG_CHECK(!inputs.empty(), "grad: no inputs given");
+  auto roots = autograd::make_roots("grad", outputs, grad_outputs);
+  std::vector<autograd::Edge> targets;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    TG_CHECK(inputs[i].defined() && inputs[i].requires_grad(), "grad: input ", i,
+             " does not require grad");
+    targets.push_back(autograd::gradient_edge(inputs[i]));
+  }
+  auto result = autograd::execute(roots, targets, retain_graph || create_graph, create_graph);
+  for (std::size_t i = 0; i < result.size(); ++i) {
+    TG_CHECK(result[i].defined() || allow_unused, "grad: input ", i,
+             " was not used to compute the outputs; pass allow_unused=true to get an undefined "
+             "gradient for it");
+    if (result[i].defined() && !create_graph) result[i] = result[i].detach();
+  }
+  return result;
+}
+
+}  // namespace tg

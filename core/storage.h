@@ -1,0 +1,42 @@
+#pragma once
+// The bytes behind one or more tensors (views share a Storage), plus the version counter that
+// autograd uses to detect in-place changes of saved tensors.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace tg {
+
+class Storage {
+ public:
+  explicit Storage(std::size_t nbytes);  // 64-byte aligned, uninitialized
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  void* data() const { return data_; }
+  std::size_t nbytes() const { return nbytes_; }
+
+  std::uint32_t version() const { return version_; }
+  void bump_version() { ++version_; }
+
+ private:
+  void* data_ = nullptr;
+  std::size_t nbytes_ = 0;
+  std::uint32_t version_ = 0;
+};
+
+// Live counts, so tests can show that training loops and dropped graphs free everything.
+struct MemoryStats {
+  std::int64_t live_storages;
+  std::int64_t live_bytes;
+  std::int64_t peak_bytes;
+  std::int64_t live_tensors;
+};
+MemoryStats memory_stats();
+
+namespace detail {
+void count_tensor(int delta);  // called by TensorImpl's constructor and destructor
+}
+
+}  // namespace tg
