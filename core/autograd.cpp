@@ -15,6 +15,8 @@ namespace tg {
 namespace {
 thread_local bool g_grad_enabled = true;
 thread_local bool g_anomaly = false;
+// Inside a backward pass the engine checks each node's gradients itself, naming the node.
+thread_local bool g_in_backward = false;
 std::atomic<std::uint64_t> g_sequence{0};
 
 bool has_non_finite(const Tensor& t) {
@@ -174,7 +176,7 @@ Edge gradient_edge(const Tensor& t) {
 std::vector<Tensor> record_multi(std::string op, const std::vector<Tensor>& inputs,
                                  std::vector<Tensor> outputs, const std::vector<Tensor>& saved,
                                  MultiBackwardFn backward) {
-  if (DetectAnomalyGuard::is_enabled())
+  if (DetectAnomalyGuard::is_enabled() && !g_in_backward)
     for (const auto& out : outputs)
       TG_CHECK(!has_non_finite(out), op, ": forward produced NaN or Inf (anomaly detection)");
   if (!needs_grad(inputs)) return outputs;
@@ -214,7 +216,7 @@ std::vector<Tensor> record_multi(std::string op, const std::vector<Tensor>& inpu
 Tensor record(const char* op, std::initializer_list<Tensor> inputs, Tensor output,
               std::initializer_list<Tensor> saved, BackwardFn backward) {
   if (!needs_grad(inputs)) {
-    if (DetectAnomalyGuard::is_enabled())
+    if (DetectAnomalyGuard::is_enabled() && !g_in_backward)
       TG_CHECK(!has_non_finite(output), op, ": forward produced NaN or Inf (anomaly detection)");
     return output;
   }
@@ -345,7 +347,14 @@ std::vector<Tensor> execute(const std::vector<Root>& roots, const std::vector<Ed
         if (!in[k].defined() && k < n->output_meta.size())
           in[k] = zeros(n->output_meta[k].shape, n->output_meta[k].dtype);
       GradMode::set_enabled(create_graph);
-      out = n->apply(std::move(in));
+      g_in_backward = true;
+      try {
+        out = n->apply(std::move(in));
+      } catch (...) {
+        g_in_backward = false;
+        throw;
+      }
+      g_in_backward = false;
       GradMode::set_enabled(prev_mode);
       if (!out.empty())
         TG_CHECK(out.size() == n->next_edges.size(), n->name(), ": backward returned ", out.size(),

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# One entry point for newcomers and CI. Each command installs the Debian packages it needs
+# (when missing), configures and builds, then does its job:
+#   ./tapegrad.sh run              train the flagship example
+#   ./tapegrad.sh test             build everything and run the test suite (what CI runs)
+#   ./tapegrad.sh bench            build and run the benchmarks
+#   ./tapegrad.sh script FILE.cpp [-- ARGS]   build and run your own single-file program
+set -euo pipefail
+cd "$(dirname "$0")"
+root=$(pwd)
+
+packages=(cmake g++ make pkg-config libopenblas-dev libtbb-dev libboost-test-dev libbenchmark-dev
+          zlib1g-dev nlohmann-json3-dev libcli11-dev libfmt-dev gnuplot-nox dataset-fashion-mnist)
+
+install_packages() {
+  local missing=()
+  for p in "${packages[@]}" "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "tapegrad: installing ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+build() {  # build DIR [cmake options...]
+  local dir=$1
+  shift
+  cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+  cmake --build "$dir" -j"$(nproc)"
+}
+
+cmd=${1:-run}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+  run)
+    install_packages
+    build build
+    exec ./build/examples/fit_function "$@"
+    ;;
+  test)
+    install_packages
+    build build -DTAPEGRAD_BUILD_TESTS=ON -DTAPEGRAD_BUILD_EXAMPLES=ON
+    ctest --test-dir build --output-on-failure -j"$(nproc)" "$@"
+    ;;
+  bench)
+    install_packages
+    build build -DTAPEGRAD_BUILD_BENCHMARKS=ON
+    for b in build/benchmarks/bench_*; do [ -x "$b" ] && "$b" "$@"; done
+    ;;
+  *)
+    echo "usage: $0 {run|test|bench} [args]" >&2
+    exit 2
+    ;;
+esac
