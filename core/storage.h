@@ -29,11 +29,14 @@ class Storage {
 // Live counts, so tests can show that training loops and dropped graphs free everything.
 struct MemoryStats {
   std::int64_t live_storages;
-  std::int64_t live_bytes;
-  std::int64_t peak_bytes;
-  std::int64_t live_tensors;
+  std::int64_t live_bytes;    // bytes held by live tensors
+  std::int64_t peak_bytes;    // the most live_bytes has been
+  std::int64_t live_tensors;  // TensorImpl objects alive (views count)
+  std::int64_t cached_bytes;  // freed large blocks kept for reuse (see empty_cache)
 };
 MemoryStats memory_stats();
+// Returns cached large blocks to the operating system.
+void empty_cache();
 
 namespace detail {
 void count_tensor(int delta);  // called by TensorImpl's constructor and destructor

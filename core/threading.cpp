@@ -38,14 +38,9 @@ int get_num_threads() {
 }
 
 namespace detail {
-void parallel_for(std::int64_t n, std::int64_t grain,
-                  const std::function<void(std::int64_t, std::int64_t)>& body) {
-  if (n <= 0) return;
+void parallel_for_chunks(std::int64_t n, std::int64_t grain,
+                         const std::function<void(std::int64_t, std::int64_t)>& body) {
   grain = std::max<std::int64_t>(grain, 1);
-  if (n <= grain) {
-    body(0, n);
-    return;
-  }
   const std::int64_t chunks = (n + grain - 1) / grain;
   // simple_partitioner with grain 1 over fixed chunks: boundaries never depend on thread count.
   tbb::parallel_for(
