@@ -1,0 +1,103 @@
+// Side-by-side: trains the seed networks for a few epochs in tapegrad and in LibTorch (in its
+// best thread configuration, found by trying), same data, same batch order, alternating epochs,
+// and prints one line per net:
+//   compare net=NAME tapegrad_s=X libtorch_s=Y ratio=X/Y bound_s=Z
+// plus `compare op_overhead_us tapegrad=X libtorch=Y`. Times are medians of epochs 2..E.
+#include <cblas.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <numeric>
+#include <random>
+
+#include "gemm_bound.h"
+#include "tapegrad_side.h"
+#include "torch_side.h"
+
+namespace {
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const auto n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+struct ThreadConfig {
+  int torch_threads;
+  int blas_threads;
+};
+
+void apply(const ThreadConfig& c) {
+  torch_set_threads(c.torch_threads);
+  openblas_set_num_threads(c.blas_threads);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"tapegrad vs LibTorch, same OpenBLAS, same batches"};
+  int epochs = 4;
+  std::int64_t limit = 60000;
+  std::vector<std::string> only;
+  app.add_option("--epochs", epochs, "epochs per framework (the first is a warm-up)")->check(CLI::Range(2, 100));
+  app.add_option("--limit", limit, "training samples used")->check(CLI::Range(1000, 60000));
+  app.add_option("--nets", only, "nets to run (default: all)");
+  CLI11_PARSE(app, argc, argv);
+
+  const Data data = load_fashion_mnist(limit);
+  std::mt19937_64 rng(1234);
+  std::vector<Order> orders;
+  for (int e = 0; e < epochs; ++e) {
+    Order o(static_cast<std::size_t>(data.n));
+    std::iota(o.begin(), o.end(), 0);
+    std::shuffle(o.begin(), o.end(), rng);
+    orders.push_back(std::move(o));
+  }
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+
+  for (const auto& spec : comparison_nets()) {
+    if (!only.empty() && std::find(only.begin(), only.end(), spec.name) == only.end()) continue;
+    // LibTorch's best configuration: try each on a warm-up epoch of a fresh model.
+    const std::vector<ThreadConfig> configs{{1, cores}, {1, 1}, {cores, cores}, {cores, 1}};
+    ThreadConfig best = configs[0];
+    double best_s = 1e30;
+    for (const auto& c : configs) {
+      apply(c);
+      auto t = make_torch_trainer(spec);
+      const double s = t->train_epoch(data, orders[0]);
+      if (s < best_s) best_s = s, best = c;
+    }
+    std::fprintf(stderr, "%s: LibTorch best threads torch=%d blas=%d (%.2f s)\n", spec.name.c_str(),
+                 best.torch_threads, best.blas_threads, best_s);
+
+    auto torch_trainer = make_torch_trainer(spec);
+    auto tg_trainer = make_tapegrad_trainer(spec, cores);
+    std::vector<double> tg_s, torch_s, bound_s;
+    for (int e = 0; e < epochs; ++e) {  // alternate, so drifts of the machine hit both alike
+      tapegrad_set_threads(cores);
+      const double a = tg_trainer->train_epoch(data, orders[e]);
+      openblas_set_num_threads(cores);
+      const double g = gemm_bound_epoch(spec, data.n);
+      apply(best);
+      const double b = torch_trainer->train_epoch(data, orders[e]);
+      std::fprintf(stderr, "  epoch %d: tapegrad %.3f s (loss %.4f)  libtorch %.3f s (loss %.4f)  gemm %.3f s\n",
+                   e + 1, a, tg_trainer->last_loss(), b, torch_trainer->last_loss(), g);
+      if (e == 0) continue;
+      tg_s.push_back(a);
+      torch_s.push_back(b);
+      bound_s.push_back(g);
+    }
+    const double x = median(tg_s), y = median(torch_s), z = median(bound_s);
+    std::printf("compare net=%s tapegrad_s=%.3f libtorch_s=%.3f ratio=%.3f bound_s=%.3f\n",
+                spec.name.c_str(), x, y, x / y, z);
+    std::fflush(stdout);
+  }
+  apply({1, 1});
+  tapegrad_set_threads(1);
+  std::printf("compare op_overhead_us tapegrad=%.3f libtorch=%.3f\n", tapegrad_op_overhead_us(),
+              torch_op_overhead_us());
+  return 0;
+}

@@ -1,0 +1,10 @@
+#pragma once
+// LibTorch side of the comparison (kept in its own translation unit so that torch and tapegrad
+// headers never meet).
+#include <memory>
+
+#include "nets.h"
+
+std::unique_ptr<Trainer> make_torch_trainer(const NetSpec& spec);
+void torch_set_threads(int n);
+double torch_op_overhead_us();  // forward+backward per op, chain of 100 scalar multiplications
