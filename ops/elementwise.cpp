@@ -3,6 +3,8 @@
 #include "tapegrad/ops/elementwise.h"
 
 #include <cmath>
+#include <numbers>
+#include <type_traits>
 
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/ops/kernels/elementwise.h"
@@ -29,11 +31,11 @@ Tensor add(const Tensor& a, const Tensor& b, double alpha) {
 }
 
 Tensor sub(const Tensor& a, const Tensor& b, double alpha) {
-  Tensor y = kernels::binary("sub", a, b, [alpha](auto x, auto z) {
-    return x - static_cast<decltype(x)>(alpha) * z;
+  Tensor y = kernels::binary(
+      "sub", a, b, [alpha](auto x, auto z) { return x - static_cast<decltype(x)>(alpha) * z; });
+  return record("sub", {a, b}, y, [alpha](const Tensor& g, const Saved&) {
+    return grads{g, g * -alpha};
   });
-  return record("sub", {a, b}, y,
-                [alpha](const Tensor& g, const Saved&) { return grads{g, g * -alpha}; });
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
@@ -65,7 +67,8 @@ Tensor exp(const Tensor& x) {
 
 Tensor log(const Tensor& x) {
   Tensor y = kernels::unary_floating("log", x, [](auto v) { return std::log(v); });
-  return record("log", {x}, y, {x}, [](const Tensor& g, const Saved& s) { return grads{g / s[0]}; });
+  return record("log", {x}, y, {x},
+                [](const Tensor& g, const Saved& s) { return grads{g / s[0]}; });
 }
 
 Tensor tanh(const Tensor& x) {
@@ -97,9 +100,8 @@ Tensor relu_backward(const Tensor& g, const Tensor& y) {
   Tensor out = kernels::binary("relu_backward", g, y, [](auto gv, auto yv) {
     return yv > decltype(yv)(0) ? gv : decltype(gv)(0);
   });
-  return record("relu_backward", {g}, out, {y}, [](const Tensor& gg, const Saved& s) {
-    return grads{relu_backward(gg, s[0])};
-  });
+  return record("relu_backward", {g}, out, {y},
+                [](const Tensor& gg, const Saved& s) { return grads{relu_backward(gg, s[0])}; });
 }
 }  // namespace
 
@@ -109,15 +111,212 @@ Tensor relu(const Tensor& x) {
                 [](const Tensor& g, const Saved& s) { return grads{relu_backward(g, s[0])}; });
 }
 
+Tensor abs(const Tensor& x) {
+  Tensor y = kernels::unary_same(x, [](auto v) { return v < decltype(v)(0) ? -v : v; });
+  return record("abs", {x}, y, {x},
+                [](const Tensor& g, const Saved& s) { return grads{g * sign(s[0])}; });
+}
+
+Tensor expm1(const Tensor& x) {
+  Tensor y = kernels::unary_floating("expm1", x, [](auto v) { return std::expm1(v); });
+  return record("expm1", {x}, y, {y},
+                [](const Tensor& g, const Saved& s) { return grads{g * (s[0] + 1.0)}; });
+}
+
+Tensor log1p(const Tensor& x) {
+  Tensor y = kernels::unary_floating("log1p", x, [](auto v) { return std::log1p(v); });
+  return record("log1p", {x}, y, {x},
+                [](const Tensor& g, const Saved& s) { return grads{g / (s[0] + 1.0)}; });
+}
+
+Tensor sqrt(const Tensor& x) {
+  Tensor y = kernels::unary_floating("sqrt", x, [](auto v) { return std::sqrt(v); });
+  return record("sqrt", {x}, y, {y},
+                [](const Tensor& g, const Saved& s) { return grads{g / s[0] * 0.5}; });
+}
+
+Tensor rsqrt(const Tensor& x) {
+  Tensor y = kernels::unary_floating("rsqrt", x, [](auto v) {
+    using T = decltype(v);
+    return T(1) / std::sqrt(v);
+  });
+  // d/dx x^(-1/2) = -1/2 x^(-3/2) = -1/2 y^3
+  return record("rsqrt", {x}, y, {y}, [](const Tensor& g, const Saved& s) {
+    const Tensor r = s[0];
+    return grads{g * (r * r * r) * -0.5};
+  });
+}
+
+Tensor square(const Tensor& x) {
+  Tensor y = kernels::unary_same(x, [](auto v) { return v * v; });
+  return record("square", {x}, y, {x},
+                [](const Tensor& g, const Saved& s) { return grads{g * s[0] * 2.0}; });
+}
+
+Tensor reciprocal(const Tensor& x) {
+  Tensor y = kernels::unary_floating("reciprocal", x, [](auto v) { return decltype(v)(1) / v; });
+  return record("reciprocal", {x}, y, {y}, [](const Tensor& g, const Saved& s) {
+    const Tensor r = s[0];
+    return grads{-(g * r * r)};
+  });
+}
+
+Tensor sin(const Tensor& x) {
+  Tensor y = kernels::unary_floating("sin", x, [](auto v) { return std::sin(v); });
+  return record("sin", {x}, y, {x},
+                [](const Tensor& g, const Saved& s) { return grads{g * cos(s[0])}; });
+}
+
+Tensor cos(const Tensor& x) {
+  Tensor y = kernels::unary_floating("cos", x, [](auto v) { return std::cos(v); });
+  return record("cos", {x}, y, {x},
+                [](const Tensor& g, const Saved& s) { return grads{-(g * sin(s[0]))}; });
+}
+
+Tensor erf(const Tensor& x) {
+  Tensor y = kernels::unary_floating("erf", x, [](auto v) { return std::erf(v); });
+  return record("erf", {x}, y, {x}, [](const Tensor& g, const Saved& s) {
+    const Tensor v = s[0];
+    return grads{g * exp(-(v * v)) * (2.0 * std::numbers::inv_sqrtpi)};
+  });
+}
+
+// ---- not differentiable: no record, so the result never requires grad ----
+
+Tensor sign(const Tensor& x) {
+  return kernels::unary_same(x, [](auto v) {
+    using T = decltype(v);
+    if constexpr (std::is_floating_point_v<T>)
+      if (v != v) return v;  // NaN stays NaN
+    return static_cast<T>((T(0) < v) - (v < T(0)));
+  });
+}
+
+namespace {
+template <typename F>
+Tensor rounding(const Tensor& x, F f) {
+  if (!x.is_floating_point()) return x.detach().clone();  // integers are already whole
+  return kernels::unary_floating("round", x, f);
+}
+}  // namespace
+
+Tensor round(const Tensor& x) {
+  return rounding(x, [](auto v) { return std::nearbyint(v); });  // default mode: half to even
+}
+Tensor floor(const Tensor& x) {
+  return rounding(x, [](auto v) { return std::floor(v); });
+}
+Tensor ceil(const Tensor& x) {
+  return rounding(x, [](auto v) { return std::ceil(v); });
+}
+
+// ---- powers ----
+
 Tensor pow(const Tensor& x, double p) {
   Tensor y;
-  if (p == 2.0) y = kernels::unary_floating("pow", x, [](auto v) { return v * v; });
-  else y = kernels::unary_floating("pow", x, [p](auto v) { return std::pow(v, static_cast<decltype(v)>(p)); });
+  if (p == 2.0)
+    y = kernels::unary_floating("pow", x, [](auto v) { return v * v; });
+  else
+    y = kernels::unary_floating("pow", x,
+                                [p](auto v) { return std::pow(v, static_cast<decltype(v)>(p)); });
   return record("pow", {x}, y, {x}, [p](const Tensor& g, const Saved& s) {
     if (p == 0.0) return grads{zeros_like(g)};
     if (p == 1.0) return grads{g};
     if (p == 2.0) return grads{g * s[0] * 2.0};
     return grads{g * p * pow(s[0], p - 1.0)};
+  });
+}
+
+Tensor pow(const Tensor& a, const Tensor& b) {
+  Tensor y = kernels::binary("pow", a, b, [](auto x, auto z) { return std::pow(x, z); });
+  return record("pow_tensor", {a, b}, y, {a, b, y}, [](const Tensor& g, const Saved& s) {
+    const Tensor base = s[0], e = s[1];
+    Tensor ga, gb;
+    if (s.needs_grad(0)) ga = g * e * pow(base, e - 1.0);
+    // d/db a^b = a^b log a; where a == 0 the log is taken of 1 so that 0^b contributes 0, not
+    // NaN (PyTorch masks the same entries).
+    if (s.needs_grad(1)) gb = g * s[2] * log(where(base == 0.0, 1.0, base));
+    return grads{ga, gb};
+  });
+}
+
+Tensor pow(double base, const Tensor& exponent) {
+  return pow(wrap_scalar(base, exponent), exponent);
+}
+
+// ---- selection ----
+
+namespace {
+// Share of the gradient that goes to `a` in maximum (is_max) or minimum: 1 where a wins, 0 where
+// b wins, 1/2 on ties. A constant: the selection is piecewise constant.
+Tensor select_share(const Tensor& a, const Tensor& b, Dtype dtype, bool is_max) {
+  return kernels::binary_in(is_max ? "maximum" : "minimum", a, b, dtype, [is_max](auto x, auto z) {
+    using T = decltype(x);
+    if (x == z) return T(0.5);
+    return (is_max ? x > z : x < z) ? T(1) : T(0);
+  });
+}
+
+Tensor extremum(const Tensor& a, const Tensor& b, bool is_max) {
+  Tensor y = is_max ? kernels::binary("maximum", a, b,
+                                      [](auto x, auto z) {
+                                        return (x > z || x != x) ? x : z;  // NaN propagates
+                                      })
+                    : kernels::binary("minimum", a, b,
+                                      [](auto x, auto z) { return (x < z || x != x) ? x : z; });
+  auto backward = [is_max](const Tensor& g, const Saved& s) {
+    const Tensor share = select_share(s[0], s[1], g.dtype(), is_max);
+    return grads{s.needs_grad(0) ? g * share : Tensor(),
+                 s.needs_grad(1) ? g * (1.0 - share) : Tensor()};
+  };
+  return is_max ? record("maximum", {a, b}, y, {a, b}, backward)
+                : record("minimum", {a, b}, y, {a, b}, backward);
+}
+}  // namespace
+
+Tensor maximum(const Tensor& a, const Tensor& b) { return extremum(a, b, true); }
+Tensor minimum(const Tensor& a, const Tensor& b) { return extremum(a, b, false); }
+
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  TG_CHECK(cond.dtype() == kUInt8, "where: condition must be a uint8 tensor (e.g. from a ",
+           "comparison), got dtype ", cond.dtype());
+  Tensor y = kernels::where("where", cond, a, b, promote_types(a.dtype(), b.dtype()));
+  return record("where", {a, b}, y, {cond}, [](const Tensor& g, const Saved& s) {
+    const Tensor c = s[0];
+    const Tensor zero = wrap_scalar(0.0, g);
+    return grads{s.needs_grad(0) ? where(c, g, zero) : Tensor(),
+                 s.needs_grad(1) ? where(c, zero, g) : Tensor()};
+  });
+}
+
+Tensor where(const Tensor& cond, const Tensor& a, double b) {
+  return where(cond, a, wrap_scalar(b, a));
+}
+Tensor where(const Tensor& cond, double a, const Tensor& b) {
+  return where(cond, wrap_scalar(a, b), b);
+}
+
+Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi) {
+  TG_CHECK(lo || hi, "clamp: at least one of min and max must be given");
+  auto whole = [](std::optional<double> v) { return !v || *v == std::floor(*v); };
+  const bool to_float = !x.is_floating_point() && (!whole(lo) || !whole(hi));
+  const Tensor xin = to_float ? x.to(kFloat32) : x;
+  const bool has_lo = lo.has_value(), has_hi = hi.has_value();
+  const double l = lo.value_or(0.0), h = hi.value_or(0.0);
+  // lo is applied first, so min > max gives max everywhere (like PyTorch); NaN stays NaN.
+  Tensor y = kernels::unary_same(xin, [=](auto v) {
+    using T = decltype(v);
+    if (has_lo && v < static_cast<T>(l)) v = static_cast<T>(l);
+    if (has_hi && v > static_cast<T>(h)) v = static_cast<T>(h);
+    return v;
+  });
+  return record("clamp", {xin}, y, {xin}, [=](const Tensor& g, const Saved& s) {
+    const Tensor pass = kernels::binary_in("clamp", s[0], g, g.dtype(), [=](auto v, auto) {
+      using T = decltype(v);
+      const bool in = (!has_lo || v >= static_cast<T>(l)) && (!has_hi || v <= static_cast<T>(h));
+      return in ? T(1) : T(0);
+    });
+    return grads{g * pass};
   });
 }
 

@@ -1,6 +1,10 @@
 #pragma once
 // Elementwise ops with NumPy broadcasting. Binary ops promote dtypes (uint8 < int64 < float32 <
 // float64); a C++ number operand takes the tensor's dtype, like a Python scalar in PyTorch.
+// Math functions of integer tensors compute in float32. The activations live in activation.h
+// and the comparisons in comparison.h; both are included here.
+#include <optional>
+
 #include "tapegrad/core/tensor.h"
 
 namespace tg {
@@ -10,13 +14,46 @@ Tensor sub(const Tensor& a, const Tensor& b, double alpha = 1.0);  // a - alpha 
 Tensor mul(const Tensor& a, const Tensor& b);
 Tensor div(const Tensor& a, const Tensor& b);
 
+// ---- unary math ----
 Tensor neg(const Tensor& x);
+Tensor abs(const Tensor& x);  // gradient sign(x): 0 at 0, like PyTorch
 Tensor exp(const Tensor& x);
+Tensor expm1(const Tensor& x);  // exp(x) - 1, accurate near 0
 Tensor log(const Tensor& x);
+Tensor log1p(const Tensor& x);  // log(1 + x), accurate near 0
+Tensor sqrt(const Tensor& x);
+Tensor rsqrt(const Tensor& x);  // 1 / sqrt(x)
+Tensor square(const Tensor& x);
+Tensor reciprocal(const Tensor& x);
+Tensor sin(const Tensor& x);
+Tensor cos(const Tensor& x);
+Tensor erf(const Tensor& x);
 Tensor tanh(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
 Tensor relu(const Tensor& x);
+
+// Not differentiable: the result never requires grad (backward through it is an error).
+Tensor sign(const Tensor& x);   // -1, 0 or 1 in x's dtype
+Tensor round(const Tensor& x);  // half to even, like torch.round
+Tensor floor(const Tensor& x);
+Tensor ceil(const Tensor& x);
+
+// ---- powers ----
 Tensor pow(const Tensor& x, double exponent);
+Tensor pow(const Tensor& base, const Tensor& exponent);  // broadcasting
+Tensor pow(double base, const Tensor& exponent);
+
+// ---- selection ----
+// Elementwise max/min with broadcasting; on ties the gradient is split half/half (PyTorch).
+Tensor maximum(const Tensor& a, const Tensor& b);
+Tensor minimum(const Tensor& a, const Tensor& b);
+// cond ? a : b elementwise; cond is a uint8 tensor (e.g. from a comparison); all three broadcast.
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
+Tensor where(const Tensor& cond, const Tensor& a, double b);
+Tensor where(const Tensor& cond, double a, const Tensor& b);
+// Limits x to [min, max] (either bound may be omitted). The gradient passes where
+// min <= x <= max, like PyTorch.
+Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max);
 
 // A 0-dim tensor holding `value` in x's dtype (how C++ numbers enter binary ops).
 Tensor wrap_scalar(double value, const Tensor& like);
@@ -36,3 +73,6 @@ Tensor operator*(double a, const Tensor& b);
 Tensor operator/(double a, const Tensor& b);
 
 }  // namespace tg
+
+#include "tapegrad/ops/activation.h"
+#include "tapegrad/ops/comparison.h"

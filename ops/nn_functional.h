@@ -21,7 +21,8 @@ struct CrossEntropyOptions {
   Reduction reduction = Reduction::Mean;
   std::int64_t ignore_index = -100;  // class-index targets equal to it add nothing
   double label_smoothing = 0.0;
-  Tensor weight;  // optional per-class weights [C]
+  Tensor weight = {};  // optional per-class weights [C] (the initializer keeps -Wextra quiet
+                       // about designated initializers that leave it out)
 };
 // logits: [N, C] (or [N, C, d...]); target: int64 class indices [N] (or [N, d...]), or
 // float probabilities / one-hot with the logits' shape. Fused log-softmax + NLL.

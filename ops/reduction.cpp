@@ -1,6 +1,9 @@
 // Reductions. Backward of a sum broadcasts the gradient back over the reduced dims.
 #include "tapegrad/ops/reduction.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/ops/elementwise.h"
 #include "tapegrad/ops/kernels/reduce.h"
@@ -61,6 +64,179 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
   }
   Tensor r = dims.empty() ? x : sum(x, dims, true);
   return reshape(r, shape);
+}
+
+// ---- prod ----
+
+Tensor prod(const Tensor& x, const Shape& dims_in, bool keepdim) {
+  const auto dims = kernels::reduce_dims("prod", x, dims_in);
+  Tensor y = kernels::prod(x, dims, keepdim);
+  const Shape shape = x.shape();
+  return record("prod", {x}, y, {x, y}, [=](const Tensor& g, const Saved& s) {
+    const Tensor xs = s[0];
+    const Tensor ys = expand_back(s[1], shape, dims, keepdim);
+    const Tensor gs = expand_back(g, shape, dims, keepdim);
+    if (!kernels::any_zero(xs)) return grads{gs * ys / xs};
+    // With zeros, d/dx_i = product of the others: for a zero entry that is the product of the
+    // non-zeros when it is the block's only zero (else 0); for a non-zero entry it is y / x_i,
+    // which is 0 but keeps y's dependence on the zero entries for double backward.
+    const Tensor zero = xs == 0.0;
+    const Tensor nonzero = where(zero, 1.0, xs);
+    const Tensor only_zero = sum(zero, dims, true) == 1.0;
+    const Tensor others = where(only_zero, prod(nonzero, dims, true), 0.0);
+    return grads{gs * where(zero, others, ys / nonzero)};
+  });
+}
+
+Tensor prod(const Tensor& x) { return prod(x, {}, false); }
+
+// ---- max / min ----
+
+namespace {
+Tensor extreme_values(const Tensor& x, const Shape& dims_in, bool keepdim, bool is_max) {
+  const char* op = is_max ? "amax" : "amin";
+  const auto dims = kernels::reduce_dims(op, x, dims_in);
+  Tensor y = kernels::extreme(op, x, dims, keepdim, is_max);
+  const Shape shape = x.shape();
+  // Every element equal to the extreme gets an equal share of the gradient. The share is a
+  // constant: the selection is piecewise constant in x.
+  auto backward = [=](const Tensor& g, const Saved& s) {
+    Tensor share;
+    {
+      NoGradGuard no_grad;
+      const Tensor hit = (s[0] == expand_back(s[1], shape, dims, keepdim)).to(g.dtype());
+      share = hit / sum(hit, dims, true);
+    }
+    return grads{expand_back(g, shape, dims, keepdim) * share};
+  };
+  return is_max ? record("amax", {x}, y, {x, y}, backward)
+                : record("amin", {x}, y, {x, y}, backward);
+}
+
+ValuesIndices extreme_along(const Tensor& x, std::int64_t dim_in, bool keepdim, bool is_max) {
+  const char* op = is_max ? "max" : "min";
+  const std::int64_t dim = wrap_dim(op, dim_in, x.dim());
+  const std::vector<std::int64_t> dims =
+      x.dim() == 0 ? std::vector<std::int64_t>{} : std::vector<std::int64_t>{dim};
+  auto [values, indices] = kernels::extreme_with_index(op, x, dims, keepdim, is_max);
+  const Shape shape = x.shape();
+  // The gradient goes to the selected index: a one-hot mask along dim (a constant).
+  auto backward = [=](const Tensor& g, const Saved& s) {
+    if (shape.empty()) return grads{g};
+    Tensor pick;
+    {
+      NoGradGuard no_grad;
+      Shape line(shape.size(), 1);
+      line[dim] = shape[dim];
+      const Tensor positions = arange(0.0, static_cast<double>(shape[dim]), 1.0, kInt64).view(line);
+      pick = positions == expand_back(s[0], shape, dims, keepdim);
+    }
+    return grads{where(pick, expand_back(g, shape, dims, keepdim), 0.0)};
+  };
+  Tensor v = is_max ? record("max", {x}, values, {indices}, backward)
+                    : record("min", {x}, values, {indices}, backward);
+  return {v, indices};
+}
+
+Tensor arg_extreme(const Tensor& x, const Shape& dims, bool keepdim, bool is_max) {
+  const char* op = is_max ? "argmax" : "argmin";
+  return kernels::extreme_with_index(op, x, kernels::reduce_dims(op, x, dims), keepdim, is_max)
+      .indices;
+}
+}  // namespace
+
+Tensor amax(const Tensor& x, const Shape& dims, bool keepdim) {
+  return extreme_values(x, dims, keepdim, true);
+}
+Tensor amin(const Tensor& x, const Shape& dims, bool keepdim) {
+  return extreme_values(x, dims, keepdim, false);
+}
+Tensor max(const Tensor& x) { return extreme_values(x, {}, false, true); }
+Tensor min(const Tensor& x) { return extreme_values(x, {}, false, false); }
+ValuesIndices max(const Tensor& x, std::int64_t dim, bool keepdim) {
+  return extreme_along(x, dim, keepdim, true);
+}
+ValuesIndices min(const Tensor& x, std::int64_t dim, bool keepdim) {
+  return extreme_along(x, dim, keepdim, false);
+}
+
+Tensor argmax(const Tensor& x) { return arg_extreme(x, {}, false, true); }
+Tensor argmin(const Tensor& x) { return arg_extreme(x, {}, false, false); }
+Tensor argmax(const Tensor& x, std::int64_t dim, bool keepdim) {
+  return arg_extreme(x, {wrap_dim("argmax", dim, x.dim())}, keepdim, true);
+}
+Tensor argmin(const Tensor& x, std::int64_t dim, bool keepdim) {
+  return arg_extreme(x, {wrap_dim("argmin", dim, x.dim())}, keepdim, false);
+}
+
+// ---- statistics ----
+
+Tensor var(const Tensor& x, const Shape& dims_in, double correction, bool keepdim) {
+  TG_CHECK(x.is_floating_point(), "var: expected a floating-point tensor, got dtype ", x.dtype());
+  const auto dims = kernels::reduce_dims("var", x, dims_in);
+  std::int64_t count = 1;
+  for (auto d : dims) count *= x.shape()[d];
+  // Two passes (mean, then squared deviations): no cancellation, unlike E[x^2] - E[x]^2.
+  const Tensor dev = x - mean(x, dims_in, true);
+  return sum(square(dev), dims_in, keepdim) /
+         std::max(0.0, static_cast<double>(count) - correction);
+}
+
+Tensor std(const Tensor& x, const Shape& dims, double correction, bool keepdim) {
+  TG_CHECK(x.is_floating_point(), "std: expected a floating-point tensor, got dtype ", x.dtype());
+  return sqrt(var(x, dims, correction, keepdim));
+}
+
+Tensor logsumexp(const Tensor& x, const Shape& dims_in, bool keepdim) {
+  TG_CHECK(x.is_floating_point(), "logsumexp: expected a floating-point tensor, got dtype ",
+           x.dtype());
+  const auto dims = kernels::reduce_dims("logsumexp", x, dims_in);
+  Tensor y = kernels::logsumexp(x, dims, keepdim);
+  const Shape shape = x.shape();
+  // d/dx = softmax(x) = exp(x - y).
+  return record("logsumexp", {x}, y, {x, y}, [=](const Tensor& g, const Saved& s) {
+    return grads{expand_back(g, shape, dims, keepdim) *
+                 exp(s[0] - expand_back(s[1], shape, dims, keepdim))};
+  });
+}
+
+Tensor norm(const Tensor& x, double p, const Shape& dims_in, bool keepdim) {
+  TG_CHECK(x.is_floating_point(), "norm: expected a floating-point tensor, got dtype ", x.dtype());
+  TG_CHECK(p > 0, "norm: p must be positive (or kInf), got ", p);
+  if (std::isinf(p)) return amax(abs(x), dims_in, keepdim);
+  if (p == 1.0) return sum(abs(x), dims_in, keepdim);
+  const auto dims = kernels::reduce_dims("norm", x, dims_in);
+  Tensor y;
+  {
+    NoGradGuard no_grad;
+    y = p == 2.0 ? sqrt(sum(square(x), dims, keepdim))
+                 : pow(sum(pow(abs(x), p), dims, keepdim), 1.0 / p);
+  }
+  const Shape shape = x.shape();
+  // d/dx = sign(x) |x|^(p-1) / y^(p-1). A zero norm means a block of zeros: dividing by 1
+  // instead gives the zero subgradient without NaN.
+  return record("norm", {x}, y, {x, y}, [=](const Tensor& g, const Saved& s) {
+    const Tensor xs = s[0], ys = expand_back(s[1], shape, dims, keepdim);
+    const Tensor safe = where(ys == 0.0, 1.0, ys);
+    const Tensor d = p == 2.0 ? xs / safe : sign(xs) * pow(abs(xs) / safe, p - 1.0);
+    return grads{expand_back(g, shape, dims, keepdim) * d};
+  });
+}
+
+// ---- cumsum ----
+
+namespace {
+// A running sum from the start or (reverse) from the end; each is the other's adjoint.
+Tensor cumsum_dir(const Tensor& x, std::int64_t dim, bool reverse) {
+  Tensor y = kernels::cumsum(x, dim, reverse);
+  return record("cumsum", {x}, y, [dim, reverse](const Tensor& g, const Saved&) {
+    return grads{cumsum_dir(g, dim, !reverse)};
+  });
+}
+}  // namespace
+
+Tensor cumsum(const Tensor& x, std::int64_t dim) {
+  return cumsum_dir(x, wrap_dim("cumsum", dim, x.dim()), false);
 }
 
 }  // namespace tg

@@ -1,5 +1,9 @@
 #pragma once
-// Reductions over all dims or a list of dims (negative dims count from the end).
+// Reductions over all dims or a list of dims (negative dims count from the end; an empty list
+// means every dim), with keepdim keeping reduced dims as size 1.
+#include <cstdint>
+#include <limits>
+
 #include "tapegrad/core/tensor.h"
 
 namespace tg {
@@ -10,5 +14,49 @@ Tensor mean(const Tensor& x);
 Tensor mean(const Tensor& x, const Shape& dims, bool keepdim = false);
 // Sums x over its broadcast dims so the result has `shape` (the adjoint of expand).
 Tensor sum_to(const Tensor& x, const Shape& shape);
+
+// Product; integers multiply to int64. Correct gradients also where x has zeros.
+Tensor prod(const Tensor& x);
+Tensor prod(const Tensor& x, const Shape& dims, bool keepdim = false);
+
+// Largest / smallest value over all elements, or over dims. NaN propagates. Ties share the
+// gradient evenly (like torch.amax). An empty reduction is an error.
+Tensor max(const Tensor& x);
+Tensor min(const Tensor& x);
+Tensor amax(const Tensor& x, const Shape& dims, bool keepdim = false);
+Tensor amin(const Tensor& x, const Shape& dims, bool keepdim = false);
+
+// Along one dim: the values and the int64 index of the first extreme; the gradient flows to
+// that index only.
+struct ValuesIndices {
+  Tensor values, indices;
+};
+ValuesIndices max(const Tensor& x, std::int64_t dim, bool keepdim = false);
+ValuesIndices min(const Tensor& x, std::int64_t dim, bool keepdim = false);
+
+// Not differentiable: int64 index of the first extreme, over the flattened tensor or along dim.
+Tensor argmax(const Tensor& x);
+Tensor argmin(const Tensor& x);
+Tensor argmax(const Tensor& x, std::int64_t dim, bool keepdim = false);
+Tensor argmin(const Tensor& x, std::int64_t dim, bool keepdim = false);
+
+// Variance and standard deviation: sum((x - mean)^2) / (N - correction). correction = 1 is the
+// unbiased estimate, 0 the population one; N <= correction gives NaN or inf, like PyTorch.
+Tensor var(const Tensor& x, const Shape& dims = {}, double correction = 1.0, bool keepdim = false);
+Tensor std(const Tensor& x, const Shape& dims = {}, double correction = 1.0, bool keepdim = false);
+// Catches var(x, dims, /*keepdim=*/true): the third argument is the correction.
+Tensor var(const Tensor& x, const Shape& dims, bool correction_not_keepdim) = delete;
+Tensor std(const Tensor& x, const Shape& dims, bool correction_not_keepdim) = delete;
+
+// log(sum(exp(x))) computed stably (finite for logits of any magnitude); empty gives -inf.
+Tensor logsumexp(const Tensor& x, const Shape& dims = {}, bool keepdim = false);
+
+inline constexpr double kInf = std::numeric_limits<double>::infinity();
+// The p-norm (sum |x|^p)^(1/p) for p > 0; p = kInf is max |x|. The gradient at an all-zero
+// block is 0 (a subgradient), like PyTorch.
+Tensor norm(const Tensor& x, double p = 2.0, const Shape& dims = {}, bool keepdim = false);
+
+// Running sum along dim; integers sum to int64.
+Tensor cumsum(const Tensor& x, std::int64_t dim);
 
 }  // namespace tg

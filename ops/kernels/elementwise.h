@@ -11,6 +11,11 @@ namespace tg::kernels {
 // Floating inputs keep their dtype; integer inputs are computed in float32 (like PyTorch).
 inline Tensor as_floating(const Tensor& x) { return x.is_floating_point() ? x : x.to(kFloat32); }
 
+// Casts t to `dtype` without recording a graph node (kernels never record).
+inline Tensor cast_plain(const Tensor& t, Dtype dtype) {
+  return t.dtype() == dtype ? t : t.detach().to(dtype);
+}
+
 // y[i] = f(x[i]) for float/double x; `f` is a generic lambda.
 template <typename F>
 Tensor unary_floating(std::string_view op, const Tensor& x_in, F f) {
@@ -36,8 +41,8 @@ Tensor unary_same(const Tensor& x, F f) {
 template <typename F>
 Tensor binary_in(std::string_view op, const Tensor& a_in, const Tensor& b_in, Dtype dtype, F f) {
   const Shape shape = broadcast_shapes(op, a_in.shape(), b_in.shape());
-  const Tensor a = detail::broadcast_view(a_in.dtype() == dtype ? a_in : a_in.to(dtype), shape);
-  const Tensor b = detail::broadcast_view(b_in.dtype() == dtype ? b_in : b_in.to(dtype), shape);
+  const Tensor a = detail::broadcast_view(cast_plain(a_in, dtype), shape);
+  const Tensor b = detail::broadcast_view(cast_plain(b_in, dtype), shape);
   Tensor out = empty(shape, dtype);
   dispatch(dtype, [&]<typename T>() {
     detail::map_kernel<T, T, T>(out, {&a, &b}, [&](T x, T y) { return static_cast<T>(f(x, y)); });
@@ -74,6 +79,65 @@ void binary_inplace(std::string_view op, const Tensor& self, const Tensor& other
     detail::map_kernel<T, T, T>(self, {&self, &other},
                                 [&](T x, T y) { return static_cast<T>(f(x, y)); });
   });
+}
+
+// out[i] = f(a[i], b[i]) as uint8 (0 or 1), both operands compared in their promoted dtype.
+template <typename F>
+Tensor compare(std::string_view op, const Tensor& a_in, const Tensor& b_in, F f) {
+  const Dtype dtype = promote_types(a_in.dtype(), b_in.dtype());
+  const Shape shape = broadcast_shapes(op, a_in.shape(), b_in.shape());
+  const Tensor a = detail::broadcast_view(cast_plain(a_in, dtype), shape);
+  const Tensor b = detail::broadcast_view(cast_plain(b_in, dtype), shape);
+  Tensor out = empty(shape, kUInt8);
+  dispatch(dtype, [&]<typename T>() {
+    detail::map_kernel<std::uint8_t, T, T>(
+        out, {&a, &b}, [&](T x, T y) { return static_cast<std::uint8_t>(f(x, y) ? 1 : 0); });
+  });
+  return out;
+}
+
+// out[i] = f(x[i]) as uint8 (0 or 1), for x of any dtype.
+template <typename F>
+Tensor predicate(const Tensor& x, F f) {
+  Tensor out = empty(x.shape(), kUInt8);
+  dispatch(x.dtype(), [&]<typename T>() {
+    detail::map_kernel<std::uint8_t, T>(
+        out, {&x}, [&](T v) { return static_cast<std::uint8_t>(f(v) ? 1 : 0); });
+  });
+  return out;
+}
+
+// out[i] = cond[i] ? a[i] : b[i] with three-way broadcasting, in `dtype`. cond is uint8.
+inline Tensor where(std::string_view op, const Tensor& cond_in, const Tensor& a_in,
+                    const Tensor& b_in, Dtype dtype) {
+  const Shape shape =
+      broadcast_shapes(op, broadcast_shapes(op, cond_in.shape(), a_in.shape()), b_in.shape());
+  const Tensor cond = detail::broadcast_view(cond_in, shape);
+  const Tensor a = detail::broadcast_view(cast_plain(a_in, dtype), shape);
+  const Tensor b = detail::broadcast_view(cast_plain(b_in, dtype), shape);
+  Tensor out = empty(shape, dtype);
+  dispatch(dtype, [&]<typename T>() {
+    detail::map_kernel<T, std::uint8_t, T, T>(out, {&cond, &a, &b},
+                                              [](std::uint8_t c, T x, T y) { return c ? x : y; });
+  });
+  return out;
+}
+
+// out[i] = f(a[i], b[i], c[i]) in `dtype` (all three broadcast), for fused backward kernels.
+template <typename F>
+Tensor ternary_in(std::string_view op, const Tensor& a_in, const Tensor& b_in, const Tensor& c_in,
+                  Dtype dtype, F f) {
+  const Shape shape =
+      broadcast_shapes(op, broadcast_shapes(op, a_in.shape(), b_in.shape()), c_in.shape());
+  const Tensor a = detail::broadcast_view(cast_plain(a_in, dtype), shape);
+  const Tensor b = detail::broadcast_view(cast_plain(b_in, dtype), shape);
+  const Tensor c = detail::broadcast_view(cast_plain(c_in, dtype), shape);
+  Tensor out = empty(shape, dtype);
+  dispatch(dtype, [&]<typename T>() {
+    detail::map_kernel<T, T, T, T>(out, {&a, &b, &c},
+                                   [&](T x, T y, T z) { return static_cast<T>(f(x, y, z)); });
+  });
+  return out;
 }
 
 }  // namespace tg::kernels

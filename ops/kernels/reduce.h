@@ -18,4 +18,23 @@ Shape reduced_shape(const Tensor& x, const std::vector<std::int64_t>& dims, bool
 // (integers sum to int64).
 Tensor sum(const Tensor& x, const std::vector<std::int64_t>& dims, bool keepdim);
 
+// Product over dims (accumulated in double / int64); integers multiply to int64.
+Tensor prod(const Tensor& x, const std::vector<std::int64_t>& dims, bool keepdim);
+// Max / min over dims; NaN propagates. Refuses an empty reduction with a tg::Error naming `op`.
+Tensor extreme(std::string_view op, const Tensor& x, const std::vector<std::int64_t>& dims,
+               bool keepdim, bool is_max);
+// Max / min along dims with the row-major position of the first extreme in the reduced block
+// (along one dim: its index there). Refuses an empty reduction.
+struct ExtremeResult {
+  Tensor values, indices;  // indices: int64
+};
+ExtremeResult extreme_with_index(std::string_view op, const Tensor& x,
+                                 const std::vector<std::int64_t>& dims, bool keepdim, bool is_max);
+// log(sum(exp(x))) over dims, shifted by the max so it never overflows; empty gives -inf.
+Tensor logsumexp(const Tensor& x, const std::vector<std::int64_t>& dims, bool keepdim);
+// Running sum along dim (from the end when reverse); integers sum to int64.
+Tensor cumsum(const Tensor& x, std::int64_t dim, bool reverse);
+// True when some element of x equals zero.
+bool any_zero(const Tensor& x);
+
 }  // namespace tg::kernels

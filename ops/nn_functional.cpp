@@ -1,0 +1,85 @@
+// linear and dropout. (softmax, the losses and batch_norm live in softmax.cpp, cross_entropy.cpp,
+// loss.cpp and batch_norm.cpp.)
+#include "tapegrad/ops/nn_functional.h"
+
+#include "tapegrad/core/autograd.h"
+#include "tapegrad/core/random.h"
+#include "tapegrad/ops/elementwise.h"
+#include "tapegrad/ops/kernels/gemm.h"
+#include "tapegrad/ops/linalg.h"
+#include "tapegrad/ops/reduction.h"
+
+namespace tg::nn::functional {
+
+using autograd::record;
+using autograd::Saved;
+
+Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
+  TG_CHECK(input.defined() && weight.defined(), "linear: input and weight must be defined");
+  TG_CHECK(weight.dim() == 2, "linear: weight must be [out_features, in_features], got shape ",
+           shape_str(weight.shape()));
+  TG_CHECK(input.dim() >= 1, "linear: input must have at least 1 dim, got a 0-dim tensor");
+  const std::int64_t out_f = weight.size(0), in_f = weight.size(1);
+  TG_CHECK(input.size(-1) == in_f, "linear: input of shape ", shape_str(input.shape()),
+           " does not match weight of shape ", shape_str(weight.shape()), " (", input.size(-1),
+           " != ", in_f, ")");
+  TG_CHECK(input.is_floating_point(), "linear: expected a floating-point input, got ",
+           input.dtype());
+  TG_CHECK(weight.dtype() == input.dtype(), "linear: weight dtype ", weight.dtype(),
+           " differs from input dtype ", input.dtype());
+  if (bias.defined()) {
+    TG_CHECK(bias.dim() == 1 && bias.size(0) == out_f, "linear: bias must have shape [", out_f,
+             "], got ", shape_str(bias.shape()));
+    TG_CHECK(bias.dtype() == input.dtype(), "linear: bias dtype ", bias.dtype(),
+             " differs from input dtype ", input.dtype());
+  }
+  const std::int64_t rows = in_f == 0
+                                ? numel_of(Shape(input.shape().begin(), input.shape().end() - 1))
+                                : input.numel() / in_f;
+  Shape out_shape = input.shape();
+  out_shape.back() = out_f;
+  Tensor y = empty(out_shape, input.dtype());
+  {
+    NoGradGuard guard;
+    Tensor y2 = y.view({rows, out_f});
+    // The bias is copied into every output row first, then the GEMM adds x @ W^T onto it
+    // (beta = 1); W^T is a transposed view that BLAS reads through a transpose flag.
+    if (bias.defined()) y2.copy_(bias.detach());
+    kernels::gemm(input.detach().reshape({rows, in_f}), weight.detach().t(), y2, 1.0,
+                  bias.defined() ? 1.0 : 0.0);
+  }
+  return record("linear", {input, weight, bias}, y, {input, weight},
+                [rows, in_f, out_f](const Tensor& g, const Saved& s) {
+                  const Tensor g2 = g.reshape({rows, out_f});
+                  return grads{
+                      s.needs_grad(0) ? matmul(g, s[1]) : Tensor(),
+                      s.needs_grad(1) ? matmul(g2.t(), s[0].reshape({rows, in_f})) : Tensor(),
+                      s.needs_grad(2) ? sum(g2, {0}) : Tensor()};
+                });
+}
+
+Tensor dropout(const Tensor& x, double p, bool training) {
+  TG_CHECK(x.defined(), "dropout: input is undefined");
+  TG_CHECK(p >= 0.0 && p <= 1.0, "dropout: probability must be in [0, 1], got ", p);
+  if (!training || p == 0.0) return x;
+  TG_CHECK(x.is_floating_point(), "dropout: expected a floating-point tensor, got ", x.dtype());
+  // mask holds 0 or 1/(1-p); drawn serially from the global generator so a seeded run repeats
+  // exactly whatever the thread count. p == 1 drops everything.
+  const double scale = p < 1.0 ? 1.0 / (1.0 - p) : 0.0;
+  Tensor mask = empty(x.shape(), x.dtype());
+  dispatch_floating(x.dtype(), "dropout", [&]<typename T>() {
+    T* m = mask.data_ptr<T>();
+    Generator& gen = default_generator();
+    const T keep = static_cast<T>(scale);
+    for (std::int64_t i = 0; i < mask.numel(); ++i) m[i] = gen.uniform() >= p ? keep : T(0);
+  });
+  Tensor y;
+  {
+    NoGradGuard guard;
+    y = x.detach() * mask;
+  }
+  return record("dropout", {x}, y, {mask},
+                [](const Tensor& g, const Saved& s) { return grads{g * s[0]}; });
+}
+
+}  // namespace tg::nn::functional
