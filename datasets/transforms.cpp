@@ -42,26 +42,6 @@ MeanStd mean_std(const Tensor& x) {
   return {mean, std::sqrt(std::max(0.0, sq / n - mean * mean))};
 }
 
-Tensor one_hot(const Tensor& labels, std::int64_t num_classes, Dtype dtype) {
-  TG_CHECK(labels.defined() && (labels.dtype() == kInt64 || labels.dtype() == kUInt8),
-           "one_hot: labels must be an int64 or uint8 tensor of class indices, got ",
-           labels.defined() ? dtype_name(labels.dtype()) : "an undefined tensor");
-  TG_CHECK(num_classes > 0, "one_hot: num_classes must be positive, got ", num_classes);
-  const std::vector<std::int64_t> idx = labels.to_vector<std::int64_t>();
-  Shape shape = labels.shape();
-  shape.push_back(num_classes);
-  Tensor out = zeros(shape, dtype);
-  dispatch(dtype, [&]<typename T>() {
-    T* p = out.data_ptr<T>();
-    for (std::size_t i = 0; i < idx.size(); ++i) {
-      TG_CHECK(idx[i] >= 0 && idx[i] < num_classes, "one_hot: label ", idx[i], " at index ", i,
-               " is outside [0, ", num_classes, ")");
-      p[static_cast<std::int64_t>(i) * num_classes + idx[i]] = T(1);
-    }
-  });
-  return out;
-}
-
 namespace {
 
 // How one image is resampled: output pixel q takes the input at flip(rot^-1(q - shift)).
