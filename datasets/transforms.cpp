@@ -1,5 +1,6 @@
 #include "tapegrad/datasets/transforms.h"
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 #include <vector>
@@ -41,32 +42,12 @@ MeanStd mean_std(const Tensor& x) {
   return {mean, std::sqrt(std::max(0.0, sq / n - mean * mean))};
 }
 
-Tensor one_hot(const Tensor& labels, std::int64_t num_classes, Dtype dtype) {
-  TG_CHECK(labels.defined() && (labels.dtype() == kInt64 || labels.dtype() == kUInt8),
-           "one_hot: labels must be an int64 or uint8 tensor of class indices, got ",
-           labels.defined() ? dtype_name(labels.dtype()) : "an undefined tensor");
-  TG_CHECK(num_classes > 0, "one_hot: num_classes must be positive, got ", num_classes);
-  const std::vector<std::int64_t> idx = labels.to_vector<std::int64_t>();
-  Shape shape = labels.shape();
-  shape.push_back(num_classes);
-  Tensor out = zeros(shape, dtype);
-  dispatch(dtype, [&]<typename T>() {
-    T* p = out.data_ptr<T>();
-    for (std::size_t i = 0; i < idx.size(); ++i) {
-      TG_CHECK(idx[i] >= 0 && idx[i] < num_classes, "one_hot: label ", idx[i], " at index ", i,
-               " is outside [0, ", num_classes, ")");
-      p[static_cast<std::int64_t>(i) * num_classes + idx[i]] = T(1);
-    }
-  });
-  return out;
-}
-
 namespace {
 
 // How one image is resampled: output pixel q takes the input at flip(rot^-1(q - shift)).
 struct Warp {
   double cos = 1.0, sin = 0.0;
-  double dx = 0.0, dy = 0.0;
+  std::int64_t dx = 0, dy = 0;
   bool flip = false;
   bool rotates() const { return sin != 0.0 || cos != 1.0; }
 };
@@ -100,32 +81,56 @@ Geometry geometry(const char* op, const Tensor& images, std::int64_t h, std::int
   return {h > 0 && w > 0 ? images.numel() / (h * w) : 0, h, w};
 }
 
+// Whole-pixel moves (shifts, flips): exact copies, zeros where the source is outside.
 template <typename T>
-void warp_image(const T* in, T* out, std::int64_t h, std::int64_t w, const Warp& p) {
+void copy_image(const T* in, T* out, std::int64_t h, std::int64_t w, const Warp& p) {
+  for (std::int64_t r = 0; r < h; ++r) {
+    T* o = out + r * w;
+    const std::int64_t sr = r - p.dy;
+    if (sr < 0 || sr >= h) {
+      std::fill(o, o + w, T(0));
+      continue;
+    }
+    const T* row = in + sr * w;
+    for (std::int64_t c = 0; c < w; ++c) {
+      std::int64_t sc = c - p.dx;
+      if (p.flip) sc = w - 1 - sc;
+      o[c] = sc >= 0 && sc < w ? row[sc] : T(0);
+    }
+  }
+}
+
+// Rotations: bilinear sampling. Along a row the source point moves linearly, so it is stepped
+// rather than recomputed; interior points skip the bounds checks.
+template <typename T>
+void rotate_image(const T* in, T* out, std::int64_t h, std::int64_t w, const Warp& p) {
   const double xc = 0.5 * static_cast<double>(w - 1), yc = 0.5 * static_cast<double>(h - 1);
   auto pixel = [&](std::int64_t y, std::int64_t x) -> double {
     return y >= 0 && y < h && x >= 0 && x < w ? static_cast<double>(in[y * w + x]) : 0.0;
   };
-  for (std::int64_t r = 0; r < h; ++r)
+  for (std::int64_t r = 0; r < h; ++r) {
+    const double v = static_cast<double>(r - p.dy) - yc, u0 = static_cast<double>(-p.dx) - xc;
+    double sx0 = p.cos * u0 - p.sin * v + xc, ax = p.cos;
+    const double sy0 = p.sin * u0 + p.cos * v + yc, ay = p.sin;
+    if (p.flip) sx0 = static_cast<double>(w - 1) - sx0, ax = -ax;
     for (std::int64_t c = 0; c < w; ++c) {
-      const double x = static_cast<double>(c) - p.dx, y = static_cast<double>(r) - p.dy;
-      double sx = x, sy = y;
-      if (p.rotates()) {
-        const double u = x - xc, v = y - yc;
-        sx = p.cos * u - p.sin * v + xc;
-        sy = p.sin * u + p.cos * v + yc;
+      const double sx = sx0 + ax * static_cast<double>(c), sy = sy0 + ay * static_cast<double>(c);
+      const double flx = std::floor(sx), fly = std::floor(sy);
+      const double fx = sx - flx, fy = sy - fly;
+      const auto x0 = static_cast<std::int64_t>(flx), y0 = static_cast<std::int64_t>(fly);
+      double val;
+      if (x0 >= 0 && y0 >= 0 && x0 + 1 < w && y0 + 1 < h) {
+        const T* q = in + y0 * w + x0;
+        val = (1 - fy) * ((1 - fx) * q[0] + fx * q[1]) + fy * ((1 - fx) * q[w] + fx * q[w + 1]);
+      } else if (x0 < -1 || y0 < -1 || x0 >= w || y0 >= h) {
+        val = 0.0;
+      } else {
+        val = (1 - fy) * ((1 - fx) * pixel(y0, x0) + fx * pixel(y0, x0 + 1)) +
+              fy * ((1 - fx) * pixel(y0 + 1, x0) + fx * pixel(y0 + 1, x0 + 1));
       }
-      if (p.flip) sx = static_cast<double>(w - 1) - sx;
-      const double fx0 = std::floor(sx), fy0 = std::floor(sy);
-      const double fx = sx - fx0, fy = sy - fy0;
-      const auto x0 = static_cast<std::int64_t>(fx0), y0 = static_cast<std::int64_t>(fy0);
-      // Corners with zero weight are skipped, so whole-pixel moves copy values exactly.
-      double v = (1 - fx) * (1 - fy) * pixel(y0, x0);
-      if (fx != 0) v += fx * (1 - fy) * pixel(y0, x0 + 1);
-      if (fy != 0) v += (1 - fx) * fy * pixel(y0 + 1, x0);
-      if (fx != 0 && fy != 0) v += fx * fy * pixel(y0 + 1, x0 + 1);
-      out[r * w + c] = static_cast<T>(v);
+      out[r * w + c] = static_cast<T>(val);
     }
+  }
 }
 
 Tensor apply_warps(const Tensor& images_in, const Geometry& g, const std::vector<Warp>& warps) {
@@ -138,7 +143,9 @@ Tensor apply_warps(const Tensor& images_in, const Geometry& g, const std::vector
     detail::parallel_for(g.n, std::max<std::int64_t>(1, 16384 / std::max<std::int64_t>(px, 1)),
                          [&](std::int64_t b, std::int64_t e) {
                            for (std::int64_t i = b; i < e; ++i)
-                             warp_image(in + i * px, o + i * px, g.h, g.w, warps[i]);
+                             (warps[i].rotates() ? rotate_image<T> : copy_image<T>)(in + i * px,
+                                                                                    o + i * px, g.h,
+                                                                                    g.w, warps[i]);
                          });
   });
   return out;
@@ -146,7 +153,7 @@ Tensor apply_warps(const Tensor& images_in, const Geometry& g, const std::vector
 
 Warp rotation(double degrees) {
   const double a = degrees * std::numbers::pi / 180.0;
-  return {std::cos(a), std::sin(a), 0.0, 0.0, false};
+  return {std::cos(a), std::sin(a), 0, 0, false};
 }
 
 void check_augment(const AugmentOptions& o) {
@@ -162,7 +169,7 @@ void check_augment(const AugmentOptions& o) {
 Tensor shift(const Tensor& images, std::int64_t dx, std::int64_t dy) {
   const Geometry g = geometry("shift", images, 0, 0);
   Warp p;
-  p.dx = static_cast<double>(dx), p.dy = static_cast<double>(dy);
+  p.dx = dx, p.dy = dy;
   return apply_warps(images, g, std::vector<Warp>(static_cast<std::size_t>(g.n), p));
 }
 
@@ -187,8 +194,8 @@ Tensor augment(const Tensor& images, const AugmentOptions& o, Generator& gen) {
   for (auto& p : warps) {  // drawn serially, in image order: repeatable for a seed
     if (o.max_degrees > 0) p = rotation((2.0 * gen.uniform() - 1.0) * o.max_degrees);
     if (o.max_shift > 0) {
-      p.dx = static_cast<double>(gen.randint(-o.max_shift, o.max_shift + 1));
-      p.dy = static_cast<double>(gen.randint(-o.max_shift, o.max_shift + 1));
+      p.dx = gen.randint(-o.max_shift, o.max_shift + 1);
+      p.dy = gen.randint(-o.max_shift, o.max_shift + 1);
     }
     if (o.hflip_prob > 0) p.flip = gen.uniform() < o.hflip_prob;
   }

@@ -1,6 +1,7 @@
 #pragma once
-// Per-batch transforms: standardization, one-hot targets, and the augmentations of the seed
-// notebooks (small rotations and shifts of 28x28 digits, horizontal flips for Fashion-MNIST).
+// Per-batch transforms: standardization and the augmentations of the seed notebooks (small
+// rotations and shifts of 28x28 digits, horizontal flips for Fashion-MNIST). One-hot targets are
+// the op tg::one_hot(labels, 10, kFloat32) (ops/indexing.h).
 //
 // Image functions take float32/float64 batches shaped [N, H*W] (H = W inferred for a square
 // count, e.g. 784 -> 28x28) or [..., H, W]; they return a new tensor of the same shape and dtype,
@@ -22,9 +23,6 @@ struct MeanStd {
   double std;  // population standard deviation
 };
 MeanStd mean_std(const Tensor& x);  // over every element, computed in double
-
-// labels: integer class indices [N...] in [0, num_classes) -> [N..., num_classes].
-Tensor one_hot(const Tensor& labels, std::int64_t num_classes, Dtype dtype = kFloat32);
 
 // Deterministic image transforms.
 Tensor shift(const Tensor& images, std::int64_t dx, std::int64_t dy);  // +dx right, +dy down

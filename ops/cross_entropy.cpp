@@ -118,6 +118,8 @@ struct TargetView {
     double a, b, pw;
   };
   double w(std::int64_t c) const { return weight ? static_cast<double>(weight[c]) : 1.0; }
+  // Class-index targets without smoothing: Q has one nonzero per sample.
+  bool sparse() const { return !cfg.prob && cfg.smoothing == 0.0; }
   Sample sample(std::int64_t s) const {
     const double eps = cfg.smoothing, C = static_cast<double>(cfg.C);
     if (cfg.prob) return {-1, 0.0, eps / C, 1.0 - eps};
@@ -134,7 +136,16 @@ struct TargetView {
   }
 };
 
+// Row maximum in T (0 for an all -inf row, so that no -inf - -inf appears).
+template <typename T>
+T row_max(const T* zr, std::int64_t n, std::int64_t stride) {
+  T m = -std::numeric_limits<T>::infinity();
+  for (std::int64_t c = 0; c < n; ++c) m = std::max(m, zr[c * stride]);
+  return m == -std::numeric_limits<T>::infinity() ? T(0) : m;
+}
+
 // Per-sample losses and, for the backward, (max, log-sum-exp minus max) per sample in double.
+// z - max is exact in T for the classes that matter, so float32 keeps its precision at +-1e4.
 template <typename T>
 void forward_kernel(const Tensor& z, const Prepared& p, const Tensor& loss, const Tensor& stats) {
   const TargetView<T> tv(p.cfg, p);
@@ -145,22 +156,25 @@ void forward_kernel(const Tensor& z, const Prepared& p, const Tensor& loss, cons
   kernels::for_each_row(rows, [&](std::int64_t r) {
     const std::int64_t base = rows.base(r), s = rows.inner;
     const T* zr = zp + base;
-    const T* pr = tv.prob ? tv.prob + base : nullptr;
-    double m = -std::numeric_limits<double>::infinity();
-    for (std::int64_t c = 0; c < rows.n; ++c) m = std::max(m, static_cast<double>(zr[c * s]));
-    if (m == -std::numeric_limits<double>::infinity()) m = 0.0;
+    const T m = row_max(zr, rows.n, s);
+    double total = 0.0;
+    for (std::int64_t c = 0; c < rows.n; ++c) total += std::exp(zr[c * s] - m);
     const auto k = tv.sample(r);
-    double total = 0.0, S = 0.0, dot = 0.0;
-    for (std::int64_t c = 0; c < rows.n; ++c) {
-      const double zc = static_cast<double>(zr[c * s]) - m;
-      total += std::exp(zc);
-      const double q = tv.q(k, pr, c);
-      S += q;
-      if (q != 0.0) dot += q * zc;  // skipping zeros keeps -inf logits of other classes harmless
+    double S = 0.0, dot = 0.0;
+    if (tv.sparse()) {  // Q has one entry: a at the target class
+      S = k.a;
+      if (k.t >= 0) dot = k.a * static_cast<double>(zr[k.t * s] - m);
+    } else {
+      const T* pr = tv.prob ? tv.prob + base : nullptr;
+      for (std::int64_t c = 0; c < rows.n; ++c) {
+        const double q = tv.q(k, pr, c);
+        S += q;
+        if (q != 0.0) dot += q * static_cast<double>(zr[c * s] - m);  // 0 * -inf stays out
+      }
     }
     const double lse = std::log(total);
     lp[r] = static_cast<T>(S * lse - dot);
-    st[2 * r] = m;
+    st[2 * r] = static_cast<double>(m);
     st[2 * r + 1] = lse;
   });
 }
@@ -178,15 +192,23 @@ void backward_kernel(const Tensor& g, const Tensor& z, const Prepared& p, const 
   const kernels::Rows rows = p.cfg.rows();
   kernels::for_each_row(rows, [&](std::int64_t r) {
     const std::int64_t base = rows.base(r), s = rows.inner;
+    const T* zr = zp + base;
+    T* orow = op + base;
     const T* pr = tv.prob ? tv.prob + base : nullptr;
     const auto k = tv.sample(r);
     double S = 0.0;
-    for (std::int64_t c = 0; c < rows.n; ++c) S += tv.q(k, pr, c);
+    if (tv.sparse())
+      S = k.a;
+    else
+      for (std::int64_t c = 0; c < rows.n; ++c) S += tv.q(k, pr, c);
     const double gs = static_cast<double>(scalar_g ? gp[0] : gp[r]);
-    const double shift = st[2 * r] + st[2 * r + 1];
-    for (std::int64_t c = 0; c < rows.n; ++c) {
-      const double prob = std::exp(static_cast<double>(zp[base + c * s]) - shift);
-      op[base + c * s] = static_cast<T>(gs * (S * prob - tv.q(k, pr, c)));
+    const T m = static_cast<T>(st[2 * r]), lse = static_cast<T>(st[2 * r + 1]);
+    const T gS = static_cast<T>(gs * S);
+    for (std::int64_t c = 0; c < rows.n; ++c) orow[c * s] = gS * std::exp((zr[c * s] - m) - lse);
+    if (tv.sparse()) {
+      if (k.t >= 0) orow[k.t * s] -= static_cast<T>(gs * k.a);
+    } else {
+      for (std::int64_t c = 0; c < rows.n; ++c) orow[c * s] -= static_cast<T>(gs * tv.q(k, pr, c));
     }
   });
 }
@@ -201,7 +223,7 @@ std::pair<Tensor, Tensor> dense_targets(const Prepared& p, Dtype dtype) {
     T* qp = Q.data_ptr<T>();
     T* sp = S.data_ptr<T>();
     const kernels::Rows rows = p.cfg.rows();
-    for (std::int64_t r = 0; r < rows.count(); ++r) {
+    kernels::for_each_row(rows, [&](std::int64_t r) {
       const std::int64_t base = rows.base(r);
       const auto k = tv.sample(r);
       double total = 0.0;
@@ -211,7 +233,7 @@ std::pair<Tensor, Tensor> dense_targets(const Prepared& p, Dtype dtype) {
         total += q;
       }
       sp[r] = static_cast<T>(total);
-    }
+    });
   });
   return {Q, S};
 }

@@ -1,7 +1,6 @@
 // Elementwise losses: mse, l1, huber, binary cross entropy (on probabilities and on logits).
-// Each backward is written in differentiable ops, so every loss differentiates twice. Where a
-// formula needs a piecewise-constant factor (a sign, a mask), it is computed by a small private
-// kernel as a constant: its derivative is zero almost everywhere.
+// mse and l1 are composed of differentiable ops; the others have a fused forward kernel and a
+// backward written in differentiable ops, so every loss differentiates twice.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -40,30 +39,6 @@ void check_pair(const char* op, const Tensor& input, const Tensor& target) {
   broadcast_shapes(op, input.shape(), target.shape());
 }
 
-// sign(x) as a constant (-1, 0 or 1).
-Tensor sign_constant(const Tensor& x) {
-  return kernels::unary_same(x.detach(), [](auto v) {
-    using T = decltype(v);
-    return static_cast<T>((v > T(0)) - (v < T(0)));
-  });
-}
-
-// 1 where x < limit, else 0, as a constant.
-Tensor below_constant(const Tensor& x, double limit) {
-  return kernels::unary_same(x.detach(), [limit](auto v) {
-    using T = decltype(v);
-    return v < static_cast<T>(limit) ? T(1) : T(0);
-  });
-}
-
-// 1 where |x| <= limit, else 0, as a constant.
-Tensor within_constant(const Tensor& x, double limit) {
-  return kernels::unary_same(x.detach(), [limit](auto v) {
-    using T = decltype(v);
-    return std::abs(v) <= static_cast<T>(limit) ? T(1) : T(0);
-  });
-}
-
 // log(1 + exp(-x)) = -log(sigmoid(x)), stable for any x; derivative -sigmoid(-x).
 Tensor neg_log_sigmoid(const Tensor& x) {
   Tensor y = kernels::unary_floating("binary_cross_entropy_with_logits", x.detach(), [](auto v) {
@@ -84,9 +59,7 @@ Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) 
 
 Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
   check_pair("l1_loss", input, target);
-  const Tensor d = input - target;
-  // |d| = d * sign(d): the gradient is sign(d) (0 at d == 0, like PyTorch).
-  return reduce(d * sign_constant(d), reduction);
+  return reduce(abs(input - target), reduction);  // gradient sign(d): 0 at d == 0, like PyTorch
 }
 
 Tensor huber_loss(const Tensor& input, const Tensor& target, Reduction reduction, double delta) {
@@ -100,11 +73,8 @@ Tensor huber_loss(const Tensor& input, const Tensor& target, Reduction reduction
                                       });
   y = record("huber_loss", {input, target}, y, {input, target},
              [delta](const Tensor& g, const Saved& s) {
-               // dloss/dd = clamp(d, -delta, delta) = d inside the band, delta * sign(d) outside.
-               const Tensor d = s[0] - s[1];
-               const Tensor inside = within_constant(d, delta);
-               const Tensor slope = d * inside + sign_constant(d) * (1.0 - inside) * delta;
-               const Tensor gd = g * slope;
+               // dloss/dd = clamp(d, -delta, delta): d inside the band, +-delta outside.
+               const Tensor gd = g * clamp(s[0] - s[1], -delta, delta);
                return grads{s.needs_grad(0) ? gd : Tensor(), s.needs_grad(1) ? -gd : Tensor()};
              });
   return reduce(y, reduction);
@@ -152,10 +122,8 @@ Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, Reduction
                const Tensor gw = w.defined() ? g * w : g;
                Tensor gp, gt;
                if (s.needs_grad(0)) {
-                 // (p - t) / max(p (1 - p), 1e-12), PyTorch's clamp against p = 0 or 1.
-                 const Tensor den = p * (1.0 - p);
-                 const Tensor tiny = below_constant(den, 1e-12);
-                 gp = gw * (p - t) / (den * (1.0 - tiny) + tiny * 1e-12);
+                 // (p - t) / max(p (1 - p), 1e-12), PyTorch's guard against p = 0 or 1.
+                 gp = gw * (p - t) / clamp(p * (1.0 - p), 1e-12, std::nullopt);
                }
                if (s.needs_grad(1)) gt = gw * (log(1.0 - p) - log(p));
                return grads{gp, gt};

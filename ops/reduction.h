@@ -43,6 +43,7 @@ Tensor argmin(const Tensor& x, std::int64_t dim, bool keepdim = false);
 // Variance and standard deviation: sum((x - mean)^2) / (N - correction). correction = 1 is the
 // unbiased estimate, 0 the population one; N <= correction gives NaN or inf, like PyTorch.
 Tensor var(const Tensor& x, const Shape& dims = {}, double correction = 1.0, bool keepdim = false);
+// Spelled tg::std where `using namespace tg` is in effect (plain std names the namespace).
 Tensor std(const Tensor& x, const Shape& dims = {}, double correction = 1.0, bool keepdim = false);
 // Catches var(x, dims, /*keepdim=*/true): the third argument is the correction.
 Tensor var(const Tensor& x, const Shape& dims, bool correction_not_keepdim) = delete;

@@ -40,7 +40,7 @@ BOOST_AUTO_TEST_CASE(accuracy_from_logits_indices_and_one_hot) {
   BOOST_TEST(metrics::accuracy(logits(), y) == 0.5);  // rows 0 and 1 right
   BOOST_TEST(metrics::correct(logits(), y) == 2);
   BOOST_TEST(metrics::accuracy(ints({1, 0, 1, 0}), y) == 0.75);
-  const Tensor one_hot_y = datasets::one_hot(y, 3);
+  const Tensor one_hot_y = one_hot(y, 3, kFloat32);
   BOOST_TEST(metrics::accuracy(logits(), one_hot_y) == 0.5);
   BOOST_TEST(metrics::accuracy(logits().to(kFloat64), y) == 0.5);
   BOOST_TEST(metrics::accuracy(zeros({0, 3}), ints({})) == 0.0);

@@ -1,4 +1,4 @@
-// Transforms: standardize, one_hot, and the image augmentations (shift, rotation, flip) — zero
+// Transforms: standardize and the image augmentations (shift, rotation, flip) — zero
 // moves are the identity, a shift by one moves every pixel by one, flips undo themselves,
 // rotations match their closed forms, and random ones repeat for a seed.
 #define BOOST_TEST_MODULE transforms
@@ -208,7 +208,7 @@ BOOST_AUTO_TEST_CASE(augmentation_errors) {
   BOOST_TEST(contains(error_of([&] { hflip(zeros({784})); }), "hflip"));
 }
 
-BOOST_AUTO_TEST_CASE(standardize_one_hot_and_statistics) {
+BOOST_AUTO_TEST_CASE(standardize_and_statistics) {
   const Tensor x = from_vector(std::vector<float>{1, 2, 3, 4}, {2, 2});
   BOOST_TEST(standardize(x, 2.0, 0.5).to_vector<float>() == (std::vector<float>{-2, 0, 2, 4}),
              boost::test_tools::per_element());
@@ -224,16 +224,4 @@ BOOST_AUTO_TEST_CASE(standardize_one_hot_and_statistics) {
   const MeanStd ms = mean_std(x);
   BOOST_TEST(ms.mean == 2.5);
   BOOST_TEST(ms.std == std::sqrt(1.25), boost::test_tools::tolerance(1e-12));
-
-  const Tensor oh = one_hot(from_vector(std::vector<std::int64_t>{2, 0, 1}), 4);
-  BOOST_TEST(oh.shape() == (Shape{3, 4}));
-  BOOST_TEST(oh.dtype() == kFloat32);
-  BOOST_TEST(oh.to_vector<float>() == (std::vector<float>{0, 0, 1, 0, 1, 0, 0, 0, 0, 1, 0, 0}),
-             boost::test_tools::per_element());
-  BOOST_TEST(one_hot(from_vector(std::vector<std::uint8_t>{1}), 2, kFloat64).dtype() == kFloat64);
-  BOOST_TEST(contains(error_of([&] {
-                        one_hot(from_vector(std::vector<std::int64_t>{0, 4}), 4);
-                      }),
-                      "one_hot: label 4 at index 1 is outside [0, 4)"));
-  BOOST_TEST(contains(error_of([&] { one_hot(tensor({1.0f}), 4); }), "int64 or uint8"));
 }

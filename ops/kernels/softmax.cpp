@@ -25,7 +25,7 @@ Tensor softmax(const Tensor& x_in, std::int64_t dim, bool log) {
       if (m == -std::numeric_limits<T>::infinity()) m = T(0);
       double total = 0.0;  // accumulated in double: float32 rows of many classes stay accurate
       if (log) {
-        for (std::int64_t i = 0; i < rows.n; ++i) total += std::exp(double(xr[i * s] - m));
+        for (std::int64_t i = 0; i < rows.n; ++i) total += std::exp(xr[i * s] - m);
         const T shift = static_cast<T>(std::log(total));
         for (std::int64_t i = 0; i < rows.n; ++i) yr[i * s] = (xr[i * s] - m) - shift;
       } else {

@@ -1,0 +1,349 @@
+#include "tapegrad/nn/serialize.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "tapegrad/core/error.h"
+
+namespace tg {
+namespace {
+
+static_assert(std::endian::native == std::endian::little,
+              "safetensors stores little-endian data; this build assumes a little-endian host");
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+constexpr std::uint64_t kMaxHeaderBytes = 100'000'000;  // the Python reader's limit
+
+const char* dtype_code(Dtype d) {
+  switch (d) {
+    case Dtype::Float32:
+      return "F32";
+    case Dtype::Float64:
+      return "F64";
+    case Dtype::Int64:
+      return "I64";
+    case Dtype::UInt8:
+      return "U8";
+  }
+  throw Error("save: unknown dtype");
+}
+
+bool parse_dtype(const std::string& code, Dtype& out) {
+  if (code == "F32")
+    out = kFloat32;
+  else if (code == "F64")
+    out = kFloat64;
+  else if (code == "I64")
+    out = kInt64;
+  else if (code == "U8")
+    out = kUInt8;
+  else
+    return false;
+  return true;
+}
+
+// ---- writing ----
+
+struct Entry {
+  std::string name;
+  Tensor data;  // contiguous
+};
+
+// Largest elements first so every tensor starts aligned to its element size (as the Python
+// writer orders them), then by name.
+std::vector<Entry> ordered_entries(const StateDict& tensors) {
+  std::vector<Entry> entries;
+  for (const auto& [name, t] : tensors) {
+    TG_CHECK(t.defined(), "save: tensor '", name, "' is undefined");
+    TG_CHECK(name != "__metadata__", "save: '__metadata__' is reserved and cannot name a tensor");
+    entries.push_back({name, t.detach().contiguous()});
+  }
+  std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return element_size(a.data.dtype()) > element_size(b.data.dtype());
+  });
+  return entries;
+}
+
+std::string make_header(const std::vector<Entry>& entries, const Metadata& metadata) {
+  json header = json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  std::uint64_t offset = 0;
+  for (const auto& e : entries) {
+    const std::uint64_t n = e.data.nbytes();
+    header[e.name] = {{"dtype", dtype_code(e.data.dtype())},
+                      {"shape", e.data.shape()},
+                      {"data_offsets", {offset, offset + n}}};
+    offset += n;
+  }
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');  // keeps the data section 8-byte aligned
+  return text;
+}
+
+template <typename Sink>
+void write_safetensors(const StateDict& tensors, const Metadata& metadata, Sink&& sink) {
+  const auto entries = ordered_entries(tensors);
+  const std::string header = make_header(entries, metadata);
+  const std::uint64_t n = header.size();
+  char len[8];
+  std::memcpy(len, &n, 8);
+  sink(len, 8);
+  sink(header.data(), header.size());
+  for (const auto& e : entries)
+    if (e.data.nbytes() > 0) sink(static_cast<const char*>(e.data.raw_data()), e.data.nbytes());
+}
+
+std::string errno_text() { return std::strerror(errno); }
+
+void write_all(int fd, const char* data, std::size_t n, const fs::path& tmp) {
+  while (n > 0) {
+    const ssize_t w = ::write(fd, data, n);
+    if (w < 0 && errno == EINTR) continue;
+    TG_CHECK(w > 0, "save: writing '", tmp.string(), "' failed: ", errno_text());
+    data += w;
+    n -= static_cast<std::size_t>(w);
+  }
+}
+
+// Writes through `body(fd, tmp_path)` into a temporary next to `path`, then fsync + rename.
+void atomic_write(const fs::path& path, const std::function<void(int, const fs::path&)>& body) {
+  TG_CHECK(!path.empty(), "save: the path is empty");
+  TG_CHECK(!fs::is_directory(path), "save: '", path.string(), "' is a directory");
+  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  // Hidden, unique name beside the target (built stepwise: GCC 12 warns falsely on "." + str).
+  std::string tmpl = path.filename().string();
+  tmpl.insert(0, 1, '.');
+  tmpl.append(".tmp.XXXXXX");
+  tmpl = (dir / tmpl).string();
+  const int fd = ::mkstemp(tmpl.data());
+  TG_CHECK(fd >= 0, "save: cannot create a temporary file in '", dir.string(), "': ", errno_text());
+  const fs::path tmp = tmpl;
+  try {
+    // mkstemp makes the file private (0600); give it the target's mode, or an ordinary 0644.
+    struct stat st {};
+    const mode_t mode = ::stat(path.c_str(), &st) == 0 ? (st.st_mode & 07777) : 0644;
+    ::fchmod(fd, mode);
+    body(fd, tmp);
+    TG_CHECK(::fsync(fd) == 0, "save: flushing '", tmp.string(), "' failed: ", errno_text());
+    const int closed = ::close(fd);
+    TG_CHECK(closed == 0, "save: closing '", tmp.string(), "' failed: ", errno_text());
+  } catch (...) {
+    ::close(fd);  // may already be closed; harmless
+    ::unlink(tmp.c_str());
+    throw;
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string why = errno_text();
+    ::unlink(tmp.c_str());
+    throw Error(
+        detail::concat("save: cannot rename the temporary file to '", path.string(), "': ", why));
+  }
+  // Make the rename itself durable.
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+// ---- reading ----
+
+// Random access to the bytes of a file or a string.
+struct Source {
+  std::string where;  // for error messages: "load: 'path'" or "from_safetensors"
+  std::uint64_t size = 0;
+  std::function<void(std::uint64_t offset, char* dst, std::uint64_t n)> read;
+};
+
+struct TensorInfo {
+  std::string name;
+  Dtype dtype;
+  Shape shape;
+  std::uint64_t begin, end;
+};
+
+std::uint64_t checked_index(const Source& src, const std::string& name, const json& v,
+                            const char* field) {
+  TG_CHECK(v.is_number_unsigned(), src.where, ": tensor '", name, "': ", field,
+           " must hold non-negative integers, got ", v.dump());
+  return v.get<std::uint64_t>();
+}
+
+TensorInfo parse_info(const Source& src, const std::string& name, const json& v) {
+  const std::string& w = src.where;
+  TG_CHECK(v.is_object(), w, ": tensor '", name, "': expected an object, got ", v.dump());
+  for (const auto& [key, unused] : v.items())
+    TG_CHECK(key == "dtype" || key == "shape" || key == "data_offsets", w, ": tensor '", name,
+             "': unknown field '", key, "'");
+  TG_CHECK(v.contains("dtype") && v.contains("shape") && v.contains("data_offsets"), w,
+           ": tensor '", name, "': needs the fields dtype, shape and data_offsets");
+  TensorInfo info{name, kFloat32, {}, 0, 0};
+  TG_CHECK(v["dtype"].is_string(), w, ": tensor '", name, "': dtype must be a string");
+  const auto code = v["dtype"].get<std::string>();
+  TG_CHECK(parse_dtype(code, info.dtype), w, ": tensor '", name, "': unsupported dtype '", code,
+           "' (tapegrad reads F32, F64, I64 and U8)");
+  TG_CHECK(v["shape"].is_array(), w, ": tensor '", name, "': shape must be an array");
+  std::uint64_t numel = 1;
+  bool overflow = false;
+  for (const auto& d : v["shape"]) {
+    const std::uint64_t n = checked_index(src, name, d, "shape");
+    TG_CHECK(n <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()), w,
+             ": tensor '", name, "': dimension ", n, " is too large");
+    info.shape.push_back(static_cast<std::int64_t>(n));
+    if (n != 0 && numel > std::numeric_limits<std::uint64_t>::max() / n) overflow = true;
+    numel *= n;
+  }
+  const auto& off = v["data_offsets"];
+  TG_CHECK(off.is_array() && off.size() == 2, w, ": tensor '", name,
+           "': data_offsets must be [begin, end]");
+  info.begin = checked_index(src, name, off[0], "data_offsets");
+  info.end = checked_index(src, name, off[1], "data_offsets");
+  TG_CHECK(info.begin <= info.end, w, ": tensor '", name, "': data_offsets [", info.begin, ", ",
+           info.end, "] end before they begin");
+  const std::uint64_t esize = element_size(info.dtype);
+  const bool fits = !overflow && numel <= std::numeric_limits<std::uint64_t>::max() / esize;
+  TG_CHECK(fits && info.end - info.begin == numel * esize, w, ": tensor '", name, "': ", code,
+           " x ", shape_str(info.shape), " needs ", fits ? numel * esize : 0,
+           " bytes but data_offsets [", info.begin, ", ", info.end, "] span ",
+           info.end - info.begin);
+  return info;
+}
+
+StateDict read_safetensors(const Source& src, Metadata* metadata) {
+  const std::string& w = src.where;
+  TG_CHECK(src.size >= 8, w, ": only ", src.size,
+           " bytes; a safetensors file starts with an 8-byte header length");
+  std::uint64_t n = 0;
+  src.read(0, reinterpret_cast<char*>(&n), 8);
+  TG_CHECK(n <= kMaxHeaderBytes, w, ": header length ", n, " exceeds the limit of ",
+           kMaxHeaderBytes, " bytes (not a safetensors file?)");
+  TG_CHECK(n <= src.size - 8, w, ": header length ", n, " runs past the end of the ", src.size,
+           "-byte file (truncated?)");
+  TG_CHECK(n >= 2, w, ": header length ", n, " is too small for a JSON object");
+  std::string text(n, '\0');
+  src.read(8, text.data(), n);
+  TG_CHECK(text[0] == '{', w, ": the header must be a JSON object starting with '{'");
+  json header;
+  try {
+    header = json::parse(text);
+  } catch (const json::exception& e) {
+    throw Error(detail::concat(w, ": the header is not valid JSON: ", e.what()));
+  }
+  TG_CHECK(header.is_object(), w, ": the header must be a JSON object");
+
+  std::vector<TensorInfo> infos;
+  for (const auto& [key, value] : header.items()) {
+    if (key == "__metadata__") {
+      TG_CHECK(value.is_object(), w, ": __metadata__ must be an object of strings");
+      for (const auto& [k, v] : value.items()) {
+        TG_CHECK(v.is_string(), w, ": __metadata__ value for '", k, "' must be a string, got ",
+                 v.dump());
+        if (metadata) (*metadata)[k] = v.get<std::string>();
+      }
+      continue;
+    }
+    infos.push_back(parse_info(src, key, value));
+  }
+
+  // The tensors must tile the data section exactly: no gaps, no overlaps, nothing after.
+  const std::uint64_t data_size = src.size - 8 - n;
+  std::sort(infos.begin(), infos.end(), [](const TensorInfo& a, const TensorInfo& b) {
+    return std::tie(a.begin, a.end) < std::tie(b.begin, b.end);
+  });
+  std::uint64_t expected = 0;
+  const TensorInfo* prev = nullptr;
+  for (const auto& info : infos) {
+    TG_CHECK(info.end <= data_size, w, ": tensor '", info.name, "': data_offsets [", info.begin,
+             ", ", info.end, "] run past the ", data_size, "-byte data section (truncated?)");
+    TG_CHECK(info.begin >= expected, w, ": tensor '", info.name, "' [", info.begin, ", ", info.end,
+             ") overlaps tensor '", prev ? prev->name : "", "' (ends at ", expected, ")");
+    TG_CHECK(info.begin == expected, w, ": gap in the data section: bytes [", expected, ", ",
+             info.begin, ") belong to no tensor (before '", info.name, "')");
+    expected = info.end;
+    prev = &info;
+  }
+  TG_CHECK(expected == data_size, w, ": ", data_size - expected,
+           " trailing bytes after the last tensor (the data section is ", data_size,
+           " bytes, tensors cover ", expected, ")");
+
+  StateDict out;
+  for (const auto& info : infos) {
+    Tensor t = empty(info.shape, info.dtype);
+    if (info.end > info.begin)
+      src.read(8 + n + info.begin, static_cast<char*>(t.raw_data()), info.end - info.begin);
+    out.emplace(info.name, t);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string to_safetensors(const StateDict& tensors, const Metadata& metadata) {
+  std::string out;
+  write_safetensors(tensors, metadata,
+                    [&](const char* data, std::size_t n) { out.append(data, n); });
+  return out;
+}
+
+StateDict from_safetensors(const std::string& bytes, Metadata* metadata) {
+  Source src{"from_safetensors", bytes.size(),
+             [&](std::uint64_t offset, char* dst, std::uint64_t n) {
+               std::memcpy(dst, bytes.data() + offset, n);
+             }};
+  return read_safetensors(src, metadata);
+}
+
+void write_file_atomic(const fs::path& path, const std::string& bytes) {
+  atomic_write(
+      path, [&](int fd, const fs::path& tmp) { write_all(fd, bytes.data(), bytes.size(), tmp); });
+}
+
+void save(const StateDict& tensors, const fs::path& path, const Metadata& metadata) {
+  // Validate (and order) before touching the file system.
+  ordered_entries(tensors);
+  atomic_write(path, [&](int fd, const fs::path& tmp) {
+    write_safetensors(tensors, metadata,
+                      [&](const char* data, std::size_t n) { write_all(fd, data, n, tmp); });
+  });
+}
+
+void save(const nn::Module& module, const fs::path& path, const Metadata& metadata) {
+  save(module.state_dict(), path, metadata);
+}
+
+StateDict load(const fs::path& path, Metadata* metadata) {
+  const std::string where = "load: '" + path.string() + "'";
+  std::ifstream in(path, std::ios::binary);
+  TG_CHECK(in.is_open(), where, ": cannot open the file: ", errno_text());
+  TG_CHECK(!fs::is_directory(path), where, ": is a directory");
+  in.seekg(0, std::ios::end);
+  const auto end = in.tellg();
+  TG_CHECK(end >= 0, where, ": cannot determine the file size");
+  Source src{where, static_cast<std::uint64_t>(end),
+             [&](std::uint64_t offset, char* dst, std::uint64_t n) {
+               in.seekg(static_cast<std::streamoff>(offset));
+               in.read(dst, static_cast<std::streamsize>(n));
+               TG_CHECK(in && static_cast<std::uint64_t>(in.gcount()) == n, where, ": read of ", n,
+                        " bytes at offset ", offset, " failed");
+             }};
+  return read_safetensors(src, metadata);
+}
+
+nn::LoadResult load(nn::Module& module, const fs::path& path, bool strict) {
+  return module.load_state_dict(load(path), strict);
+}
+
+}  // namespace tg

@@ -1,0 +1,55 @@
+#include "tapegrad/optim/adagrad.h"
+
+#include <cmath>
+
+#include "tapegrad/core/error.h"
+
+namespace tg::optim {
+
+void AdagradOptions::validate() const {
+  TG_CHECK(lr >= 0.0, "Adagrad: invalid learning rate ", lr);
+  TG_CHECK(lr_decay >= 0.0, "Adagrad: invalid lr_decay ", lr_decay);
+  TG_CHECK(weight_decay >= 0.0, "Adagrad: invalid weight_decay ", weight_decay);
+  TG_CHECK(initial_accumulator_value >= 0.0, "Adagrad: invalid initial_accumulator_value ",
+           initial_accumulator_value);
+  TG_CHECK(eps >= 0.0, "Adagrad: invalid eps ", eps);
+}
+
+Adagrad::Adagrad(std::vector<Tensor> params, const AdagradOptions& options)
+    : OptimizerWith(options) {
+  init_groups(std::move(params), options);
+}
+
+Adagrad::Adagrad(std::vector<ParamGroup> groups, const AdagradOptions& defaults)
+    : OptimizerWith(defaults) {
+  init_groups(std::move(groups));
+}
+
+void Adagrad::step() {
+  NoGradGuard guard;
+  for (auto& group : groups_) {
+    const auto& o = group.options;
+    for (const auto& p : group.params) {
+      const Tensor g = detail::grad_of("Adagrad::step", p);
+      if (!g.defined()) continue;
+      AdagradState& s = state_of(p);
+      if (!s.sum.defined()) s.sum = full_like(p, o.initial_accumulator_value);
+      s.step += 1;
+      const double clr = o.lr / (1.0 + static_cast<double>(s.step - 1) * o.lr_decay);
+      const Tensor sum_t = s.sum;
+      detail::update_param(p, g, [&](auto* w, const auto* gd, std::int64_t b, std::int64_t e) {
+        using T = std::remove_pointer_t<decltype(w)>;
+        const T lr = T(clr), wd = T(o.weight_decay), eps = T(o.eps);
+        T* sum = sum_t.data_ptr<T>();
+        for (std::int64_t i = b; i < e; ++i) {
+          T d = o.maximize ? -gd[i] : gd[i];
+          if (wd != T(0)) d += wd * w[i];
+          sum[i] += d * d;
+          w[i] -= lr * d / (std::sqrt(sum[i]) + eps);
+        }
+      });
+    }
+  }
+}
+
+}  // namespace tg::optim

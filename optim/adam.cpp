@@ -1,0 +1,96 @@
+#include "tapegrad/optim/adam.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "tapegrad/core/error.h"
+
+namespace tg::optim {
+namespace {
+
+template <typename Options>
+void validate_adam(const char* name, const Options& o) {
+  TG_CHECK(o.lr >= 0.0, name, ": invalid learning rate ", o.lr);
+  TG_CHECK(o.eps >= 0.0, name, ": invalid eps ", o.eps);
+  TG_CHECK(o.betas.first >= 0.0 && o.betas.first < 1.0, name, ": invalid beta1 ", o.betas.first,
+           " (must be in [0, 1))");
+  TG_CHECK(o.betas.second >= 0.0 && o.betas.second < 1.0, name, ": invalid beta2 ", o.betas.second,
+           " (must be in [0, 1))");
+  TG_CHECK(o.weight_decay >= 0.0, name, ": invalid weight_decay ", o.weight_decay);
+}
+
+// One Adam step over every group; `decoupled` selects AdamW's weight decay.
+template <typename Groups, typename StateOf>
+void adam_step(const char* name, Groups& groups, StateOf&& state_of, bool decoupled) {
+  NoGradGuard guard;
+  for (auto& group : groups) {
+    const auto& o = group.options;
+    for (const auto& p : group.params) {
+      const Tensor g = detail::grad_of(name, p);
+      if (!g.defined()) continue;
+      AdamState& s = state_of(p);
+      if (!s.exp_avg.defined()) {
+        s.exp_avg = zeros_like(p);
+        s.exp_avg_sq = zeros_like(p);
+      }
+      if (o.amsgrad && !s.max_exp_avg_sq.defined()) s.max_exp_avg_sq = zeros_like(p);
+      s.step += 1;
+      const double t = static_cast<double>(s.step);
+      const double bc1 = 1.0 - std::pow(o.betas.first, t);
+      const double bc2_sqrt = std::sqrt(1.0 - std::pow(o.betas.second, t));
+      const double step_size = o.lr / bc1;
+      const Tensor m_t = s.exp_avg, v_t = s.exp_avg_sq, vmax_t = s.max_exp_avg_sq;
+      detail::update_param(p, g, [&](auto* w, const auto* gd, std::int64_t b, std::int64_t e) {
+        using T = std::remove_pointer_t<decltype(w)>;
+        const T b1 = T(o.betas.first), b2 = T(o.betas.second), eps = T(o.eps);
+        const T wd = T(o.weight_decay), decay = T(1.0 - o.lr * o.weight_decay);
+        const T lr_c = T(step_size), bc2 = T(bc2_sqrt);
+        T* m = m_t.data_ptr<T>();
+        T* v = v_t.data_ptr<T>();
+        T* vmax = o.amsgrad ? vmax_t.data_ptr<T>() : nullptr;
+        for (std::int64_t i = b; i < e; ++i) {
+          T d = o.maximize ? -gd[i] : gd[i];
+          if (decoupled)
+            w[i] *= decay;
+          else if (wd != T(0))
+            d += wd * w[i];
+          m[i] = b1 * m[i] + (T(1) - b1) * d;
+          v[i] = b2 * v[i] + (T(1) - b2) * d * d;
+          T vv = v[i];
+          if (vmax) vv = vmax[i] = std::max(vmax[i], v[i]);
+          w[i] -= lr_c * m[i] / (std::sqrt(vv) / bc2 + eps);
+        }
+      });
+    }
+  }
+}
+
+}  // namespace
+
+void AdamOptions::validate() const { validate_adam("Adam", *this); }
+void AdamWOptions::validate() const { validate_adam("AdamW", *this); }
+
+Adam::Adam(std::vector<Tensor> params, const AdamOptions& options) : OptimizerWith(options) {
+  init_groups(std::move(params), options);
+}
+Adam::Adam(std::vector<ParamGroup> groups, const AdamOptions& defaults) : OptimizerWith(defaults) {
+  init_groups(std::move(groups));
+}
+void Adam::step() {
+  adam_step(
+      "Adam::step", groups_, [this](const Tensor& p) -> AdamState& { return state_of(p); }, false);
+}
+
+AdamW::AdamW(std::vector<Tensor> params, const AdamWOptions& options) : OptimizerWith(options) {
+  init_groups(std::move(params), options);
+}
+AdamW::AdamW(std::vector<ParamGroup> groups, const AdamWOptions& defaults)
+    : OptimizerWith(defaults) {
+  init_groups(std::move(groups));
+}
+void AdamW::step() {
+  adam_step(
+      "AdamW::step", groups_, [this](const Tensor& p) -> AdamState& { return state_of(p); }, true);
+}
+
+}  // namespace tg::optim

@@ -1,0 +1,178 @@
+#pragma once
+// Learning-rate schedulers. Each adjusts the learning rate of every parameter group of one
+// optimizer; call step() once per epoch after the optimizer's steps (ReduceLROnPlateau:
+// step(metric)). Constructing a scheduler applies its epoch-0 rate, as in PyTorch.
+//
+// StepLR, ExponentialLR, LinearLR and CosineAnnealingLR use PyTorch's chainable (recursive)
+// updates, so two schedulers stepping the same optimizer compose as they do there.
+//
+// state_dict() holds the scheduler's progress (last_epoch, base and last rates, plateau
+// counters); the rates themselves live in the optimizer's own state dict.
+#include <cstdint>
+#include <vector>
+
+#include "tapegrad/nn/state_dict.h"
+#include "tapegrad/optim/optimizer.h"
+
+namespace tg::optim {
+
+class LRScheduler {
+ public:
+  virtual ~LRScheduler() = default;
+  LRScheduler(const LRScheduler&) = delete;
+  LRScheduler& operator=(const LRScheduler&) = delete;
+
+  // Advances one epoch and sets the new rates on the optimizer.
+  virtual void step();
+  std::int64_t last_epoch() const { return last_epoch_; }
+  const std::vector<double>& base_lrs() const { return base_lrs_; }
+  // The rates set by the last step (one per parameter group).
+  const std::vector<double>& get_last_lr() const { return last_lrs_; }
+
+  virtual StateDict state_dict() const;
+  // Checks the layout (same number of groups, all fields present) before changing anything.
+  virtual void load_state_dict(const StateDict& state);
+
+ protected:
+  explicit LRScheduler(Optimizer& optimizer);
+  // Derived constructors call this last: applies the epoch-0 rates.
+  void initialize();
+  // The rates for last_epoch_, given the optimizer's current ones.
+  virtual std::vector<double> compute_lrs() = 0;
+  std::vector<double> current_lrs() const;
+  void apply(const std::vector<double>& lrs);
+  void check_groups() const;  // the optimizer still has the groups the scheduler knows
+
+  Optimizer& optimizer_;
+  std::vector<double> base_lrs_;  // the optimizer's rates when the scheduler was made
+  std::vector<double> last_lrs_;
+  std::int64_t last_epoch_ = -1;
+};
+
+// Multiplies the rate by gamma every step_size epochs.
+struct StepLROptions {
+  std::int64_t step_size = 1;
+  double gamma = 0.1;
+};
+class StepLR : public LRScheduler {
+ public:
+  StepLR(Optimizer& optimizer, const StepLROptions& options);
+
+ protected:
+  std::vector<double> compute_lrs() override;
+
+ private:
+  StepLROptions o_;
+};
+
+// Multiplies the rate by gamma every epoch.
+struct ExponentialLROptions {
+  double gamma = 0.9;
+};
+class ExponentialLR : public LRScheduler {
+ public:
+  ExponentialLR(Optimizer& optimizer, const ExponentialLROptions& options);
+
+ protected:
+  std::vector<double> compute_lrs() override;
+
+ private:
+  ExponentialLROptions o_;
+};
+
+// Scales the base rate by a factor moving linearly from start_factor to end_factor over
+// total_iters epochs, then holds it.
+struct LinearLROptions {
+  double start_factor = 1.0 / 3.0;
+  double end_factor = 1.0;
+  std::int64_t total_iters = 5;
+};
+class LinearLR : public LRScheduler {
+ public:
+  LinearLR(Optimizer& optimizer, const LinearLROptions& options = {});
+
+ protected:
+  std::vector<double> compute_lrs() override;
+
+ private:
+  LinearLROptions o_;
+};
+
+// Cosine from the base rate down to eta_min over T_max epochs (and back up after, periodically):
+// lr = eta_min + (base - eta_min) * (1 + cos(pi * epoch / T_max)) / 2.
+struct CosineAnnealingLROptions {
+  std::int64_t T_max = 10;
+  double eta_min = 0.0;
+};
+class CosineAnnealingLR : public LRScheduler {
+ public:
+  CosineAnnealingLR(Optimizer& optimizer, const CosineAnnealingLROptions& options);
+
+ protected:
+  std::vector<double> compute_lrs() override;
+
+ private:
+  CosineAnnealingLROptions o_;
+};
+
+// The seed notebooks' rule: from the optimizer's rate at epoch 0 to final_lr at epoch
+// epochs - 1, linearly (lr -= (initial - final) / (epochs - 1) per epoch) or exponentially
+// (lr *= (final / initial)^(1 / (epochs - 1)) per epoch), then held. Computed in closed form,
+// so there is no drift over many epochs.
+enum class Decay { Linear, Exponential };
+struct DecayLROptions {
+  double final_lr = 0.0;
+  std::int64_t epochs = 10;
+  Decay decay = Decay::Exponential;
+};
+class DecayLR : public LRScheduler {
+ public:
+  DecayLR(Optimizer& optimizer, const DecayLROptions& options);
+
+ protected:
+  std::vector<double> compute_lrs() override;
+
+ private:
+  DecayLROptions o_;
+};
+
+// Multiplies the rate by factor when the metric has not improved for more than `patience`
+// epochs; then waits `cooldown` epochs before counting again. Rates never go below min_lr, and
+// changes smaller than eps are skipped.
+enum class PlateauMode { Min, Max };
+enum class ThresholdMode { Rel, Abs };
+struct ReduceLROnPlateauOptions {
+  PlateauMode mode = PlateauMode::Min;
+  double factor = 0.1;
+  std::int64_t patience = 10;
+  double threshold = 1e-4;
+  ThresholdMode threshold_mode = ThresholdMode::Rel;
+  std::int64_t cooldown = 0;
+  double min_lr = 0.0;
+  double eps = 1e-8;
+};
+class ReduceLROnPlateau : public LRScheduler {
+ public:
+  explicit ReduceLROnPlateau(Optimizer& optimizer, const ReduceLROnPlateauOptions& options = {});
+  // Records this epoch's metric (e.g. validation loss) and reduces the rate on a plateau.
+  void step(double metric);
+  // Always an error: this scheduler needs the metric.
+  void step() override;
+  double best() const { return best_; }
+  std::int64_t num_bad_epochs() const { return num_bad_epochs_; }
+
+  StateDict state_dict() const override;
+  void load_state_dict(const StateDict& state) override;
+
+ protected:
+  std::vector<double> compute_lrs() override;
+
+ private:
+  bool is_better(double a, double best) const;
+  ReduceLROnPlateauOptions o_;
+  double best_;
+  std::int64_t num_bad_epochs_ = 0;
+  std::int64_t cooldown_counter_ = 0;
+};
+
+}  // namespace tg::optim
