@@ -12,6 +12,7 @@
 #include <map>
 #include <numeric>
 #include <random>
+#include <thread>
 
 #include "gemm_bound.h"
 #include "tapegrad_side.h"
