@@ -8,6 +8,7 @@
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/ops/elementwise.h"
 #include "tapegrad/ops/kernels/elementwise.h"
+#include "tapegrad/ops/kernels/vec_math.h"
 
 namespace tg {
 
@@ -66,7 +67,7 @@ Tensor gelu_backward(const Tensor& g, const Tensor& x) {
 Tensor silu_backward(const Tensor& g, const Tensor& x) {
   Tensor out = kernels::binary_in("silu_backward", g, x, g.dtype(), [](auto gv, auto xv) {
     using T = decltype(gv);
-    const T sg = T(1) / (T(1) + std::exp(-xv));
+    const T sg = kernels::vec::sigmoid(xv);
     return gv * sg * (T(1) + xv * (T(1) - sg));
   });
   return record("silu_backward", {g, x}, out, {g, x}, [](const Tensor& gg, const Saved& s) {
@@ -130,10 +131,8 @@ Tensor gelu(const Tensor& x) {
 }
 
 Tensor silu(const Tensor& x) {
-  Tensor y = kernels::unary_floating("silu", x, [](auto v) {
-    using T = decltype(v);
-    return v / (T(1) + std::exp(-v));
-  });
+  Tensor y =
+      kernels::unary_floating("silu", x, [](auto v) { return v * kernels::vec::sigmoid(v); });
   return record("silu", {x}, y, {x},
                 [](const Tensor& g, const Saved& s) { return grads{silu_backward(g, s[0])}; });
 }

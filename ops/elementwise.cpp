@@ -8,6 +8,7 @@
 
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/ops/kernels/elementwise.h"
+#include "tapegrad/ops/kernels/vec_math.h"
 
 namespace tg {
 
@@ -60,7 +61,7 @@ Tensor neg(const Tensor& x) {
 }
 
 Tensor exp(const Tensor& x) {
-  Tensor y = kernels::unary_floating("exp", x, [](auto v) { return std::exp(v); });
+  Tensor y = kernels::unary_floating("exp", x, [](auto v) { return kernels::vec::exp(v); });
   return record("exp", {x}, y, {y},
                 [](const Tensor& g, const Saved& s) { return grads{g * s[0]}; });
 }
@@ -72,7 +73,7 @@ Tensor log(const Tensor& x) {
 }
 
 Tensor tanh(const Tensor& x) {
-  Tensor y = kernels::unary_floating("tanh", x, [](auto v) { return std::tanh(v); });
+  Tensor y = kernels::unary_floating("tanh", x, [](auto v) { return kernels::vec::tanh(v); });
   return record("tanh", {x}, y, {y}, [](const Tensor& g, const Saved& s) {
     const Tensor t = s[0];
     return grads{g * (1.0 - t * t)};
@@ -80,13 +81,7 @@ Tensor tanh(const Tensor& x) {
 }
 
 Tensor sigmoid(const Tensor& x) {
-  Tensor y = kernels::unary_floating("sigmoid", x, [](auto v) {
-    using T = decltype(v);
-    // Split by sign so exp never overflows.
-    if (v >= T(0)) return T(1) / (T(1) + std::exp(-v));
-    const T e = std::exp(v);
-    return e / (T(1) + e);
-  });
+  Tensor y = kernels::unary_floating("sigmoid", x, [](auto v) { return kernels::vec::sigmoid(v); });
   return record("sigmoid", {x}, y, {y}, [](const Tensor& g, const Saved& s) {
     const Tensor sg = s[0];
     return grads{g * sg * (1.0 - sg)};

@@ -5,6 +5,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <tapegrad/tapegrad.h>
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <numbers>
@@ -364,4 +365,89 @@ BOOST_AUTO_TEST_CASE(large_strided_inputs_match_contiguous_ones) {
   BOOST_TEST(equal(where(strided > 0.0, strided, packed * 2.0),
                    where(packed > 0.0, packed, packed * 2.0)));
   BOOST_TEST(equal(strided < packed.slice(1, 0, 1), packed < packed.slice(1, 0, 1)));
+}
+
+namespace {
+// Distance in units in the last place between two finite floats of the same sign.
+std::int64_t ulps(float a, float b) {
+  if (a == b) return 0;
+  if (std::isnan(a) || std::isnan(b) || std::signbit(a) != std::signbit(b)) return 1 << 30;
+  return std::abs(static_cast<std::int64_t>(std::bit_cast<std::int32_t>(a)) -
+                  std::bit_cast<std::int32_t>(b));
+}
+// Max ulp error of op over a dense float32 grid of [lo, hi] against ref computed in double.
+template <typename Ref>
+std::int64_t max_ulps(Tensor (*op)(const Tensor&), Ref ref, double lo, double hi) {
+  const Tensor x = linspace(lo, hi, 2'000'001);  // about 1e-4 apart: every binade is sampled
+  const auto xs = x.to_vector<float>();
+  const auto ys = op(x).to_vector<float>();
+  std::int64_t worst = 0;
+  for (std::size_t i = 0; i < xs.size(); ++i)
+    worst = std::max(worst, ulps(ys[i], static_cast<float>(ref(static_cast<double>(xs[i])))));
+  return worst;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(float32_exp_tanh_sigmoid_are_accurate_to_two_ulp) {
+  // The float kernels use vectorizable formulations instead of libm; they must stay within a
+  // couple of ulp of the correctly rounded value over the whole useful range.
+  BOOST_TEST(max_ulps(
+                 exp, [](double v) { return std::exp(v); }, -87.0, 88.5) <= 2);
+  BOOST_TEST(max_ulps(
+                 exp, [](double v) { return std::exp(v); }, -1.0, 1.0) <= 1);
+  BOOST_TEST(max_ulps(
+                 tanh, [](double v) { return std::tanh(v); }, -10.0, 10.0) <= 2);
+  BOOST_TEST(max_ulps(
+                 tanh, [](double v) { return std::tanh(v); }, -0.5, 0.5) <= 2);
+  BOOST_TEST(max_ulps(
+                 sigmoid, [](double v) { return 1.0 / (1.0 + std::exp(-v)); }, -80.0, 80.0) <= 2);
+  // Tiny inputs: tanh(x) = x and e^x = 1 + x to float precision.
+  BOOST_TEST(max_ulps(
+                 tanh, [](double v) { return std::tanh(v); }, -1e-3, 1e-3) <= 1);
+  // Special values.
+  const float inf = std::numeric_limits<float>::infinity();
+  const auto e = exp(tensor({inf, -inf, 0.0f, 100.0f, -110.0f, NAN})).to_vector<float>();
+  BOOST_TEST(e[0] == inf);
+  BOOST_TEST(e[1] == 0.0f);
+  BOOST_TEST(e[2] == 1.0f);
+  BOOST_TEST(e[3] == inf);  // overflows like std::exp
+  BOOST_TEST(e[4] == 0.0f);
+  BOOST_TEST(std::isnan(e[5]));
+  const auto t = tanh(tensor({inf, -inf, -0.0f, 30.0f, NAN})).to_vector<float>();
+  BOOST_TEST(t[0] == 1.0f);
+  BOOST_TEST(t[1] == -1.0f);
+  BOOST_TEST((t[2] == 0.0f && std::signbit(t[2])));
+  BOOST_TEST(t[3] == 1.0f);
+  BOOST_TEST(std::isnan(t[4]));
+  const auto s = sigmoid(tensor({inf, -inf, 200.0f, -200.0f, NAN})).to_vector<float>();
+  BOOST_TEST(s[0] == 1.0f);
+  BOOST_TEST(s[1] == 0.0f);
+  BOOST_TEST(s[2] == 1.0f);
+  BOOST_TEST(s[3] == 0.0f);
+  BOOST_TEST(std::isnan(s[4]));
+  // float64 still goes through the C library: bit-equal to std::exp.
+  BOOST_TEST(exp(scalar_tensor(0.7, kFloat64)).item() == std::exp(0.7));
+}
+
+BOOST_AUTO_TEST_CASE(scalar_operands_take_the_same_values_as_full_tensors) {
+  // A one-element operand is passed to the kernels as a constant; results must match the
+  // general broadcast path exactly.
+  manual_seed(3);
+  const Tensor x = randn({64, 33});
+  const Tensor s = scalar_tensor(0.25), full = full_like(x, 0.25);
+  const Tensor one = tensor({0.25f}).reshape({1, 1});
+  BOOST_TEST(equal(maximum(x, s), maximum(x, full)));
+  BOOST_TEST(equal(minimum(one, x), minimum(full, x)));
+  BOOST_TEST(equal(pow(abs(x), s), pow(abs(x), full)));
+  BOOST_TEST(equal(x - s, x - full));
+  BOOST_TEST(equal(s / (abs(x) + 1.0), full / (abs(x) + 1.0)));
+  BOOST_TEST(equal(x > s, x > full));
+  BOOST_TEST(equal(s <= x, full <= x));
+  const Tensor c = x > 0.0;
+  BOOST_TEST(equal(where(c, x, s), where(c, x, full)));
+  BOOST_TEST(equal(where(c, s, x), where(c, full, x)));
+  BOOST_TEST(equal(where(c, s, -s), where(c, full, -full)));
+  BOOST_TEST(equal(where(c, -1.0, 2.0 * x.t().contiguous().t()), where(c, -1.0, 2.0 * x)));
+  // Both operands one element: the result is one element too.
+  BOOST_TEST((maximum(s, one).shape() == Shape{1, 1}));
 }

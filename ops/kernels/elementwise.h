@@ -1,8 +1,11 @@
 #pragma once
 // Raw elementwise kernels: allocate the result, broadcast, dispatch on dtype, and run f over
 // every element through the strided-iteration helper. Nothing here records autograd.
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <string_view>
+#include <type_traits>
 
 #include "tapegrad/core/iterate.h"
 
@@ -37,13 +40,32 @@ Tensor unary_same(const Tensor& x, F f) {
   return y;
 }
 
+// True when t is a single value broadcast over a larger result: kernels then pass it as a
+// constant, so the other operand runs through the contiguous, vectorizable loop instead of a
+// stride-0 strided one.
+inline bool is_broadcast_scalar(const Tensor& t, const Shape& shape) {
+  return t.numel() == 1 && numel_of(shape) > 1;
+}
+
 // out[i] = f(a[i], b[i]) with broadcasting, both computed in `dtype`.
 template <typename F>
 Tensor binary_in(std::string_view op, const Tensor& a_in, const Tensor& b_in, Dtype dtype, F f) {
   const Shape shape = broadcast_shapes(op, a_in.shape(), b_in.shape());
+  Tensor out = empty(shape, dtype);
+  if (is_broadcast_scalar(b_in, shape) || is_broadcast_scalar(a_in, shape)) {
+    const bool b_scalar = is_broadcast_scalar(b_in, shape);
+    const Tensor other = detail::broadcast_view(cast_plain(b_scalar ? a_in : b_in, dtype), shape);
+    dispatch(dtype, [&]<typename T>() {
+      const T c = (b_scalar ? b_in : a_in).template item<T>();
+      if (b_scalar)
+        detail::map_kernel<T, T>(out, {&other}, [c, &f](T x) { return static_cast<T>(f(x, c)); });
+      else
+        detail::map_kernel<T, T>(out, {&other}, [c, &f](T y) { return static_cast<T>(f(c, y)); });
+    });
+    return out;
+  }
   const Tensor a = detail::broadcast_view(cast_plain(a_in, dtype), shape);
   const Tensor b = detail::broadcast_view(cast_plain(b_in, dtype), shape);
-  Tensor out = empty(shape, dtype);
   dispatch(dtype, [&]<typename T>() {
     detail::map_kernel<T, T, T>(out, {&a, &b}, [&](T x, T y) { return static_cast<T>(f(x, y)); });
   });
@@ -86,12 +108,24 @@ template <typename F>
 Tensor compare(std::string_view op, const Tensor& a_in, const Tensor& b_in, F f) {
   const Dtype dtype = promote_types(a_in.dtype(), b_in.dtype());
   const Shape shape = broadcast_shapes(op, a_in.shape(), b_in.shape());
+  Tensor out = empty(shape, kUInt8);
+  auto as_u8 = [](bool v) { return static_cast<std::uint8_t>(v ? 1 : 0); };
+  if (is_broadcast_scalar(b_in, shape) || is_broadcast_scalar(a_in, shape)) {
+    const bool b_scalar = is_broadcast_scalar(b_in, shape);
+    const Tensor other = detail::broadcast_view(cast_plain(b_scalar ? a_in : b_in, dtype), shape);
+    dispatch(dtype, [&]<typename T>() {
+      const T c = (b_scalar ? b_in : a_in).template item<T>();
+      if (b_scalar)
+        detail::map_kernel<std::uint8_t, T>(out, {&other}, [&, c](T x) { return as_u8(f(x, c)); });
+      else
+        detail::map_kernel<std::uint8_t, T>(out, {&other}, [&, c](T y) { return as_u8(f(c, y)); });
+    });
+    return out;
+  }
   const Tensor a = detail::broadcast_view(cast_plain(a_in, dtype), shape);
   const Tensor b = detail::broadcast_view(cast_plain(b_in, dtype), shape);
-  Tensor out = empty(shape, kUInt8);
   dispatch(dtype, [&]<typename T>() {
-    detail::map_kernel<std::uint8_t, T, T>(
-        out, {&a, &b}, [&](T x, T y) { return static_cast<std::uint8_t>(f(x, y) ? 1 : 0); });
+    detail::map_kernel<std::uint8_t, T, T>(out, {&a, &b}, [&](T x, T y) { return as_u8(f(x, y)); });
   });
   return out;
 }
@@ -107,35 +141,46 @@ Tensor predicate(const Tensor& x, F f) {
   return out;
 }
 
+// c ? x : y without a branch (a bit mask), so loops over it vectorize and random conditions
+// cost no mispredictions.
+template <typename T>
+T select(std::uint8_t c, T x, T y) {
+  using U = std::conditional_t<sizeof(T) == 8, std::uint64_t,
+                               std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint8_t>>;
+  const U mask = static_cast<U>(U(0) - static_cast<U>(c != 0));
+  return std::bit_cast<T>(
+      static_cast<U>((std::bit_cast<U>(x) & mask) | (std::bit_cast<U>(y) & ~mask)));
+}
+
 // out[i] = cond[i] ? a[i] : b[i] with three-way broadcasting, in `dtype`. cond is uint8.
 inline Tensor where(std::string_view op, const Tensor& cond_in, const Tensor& a_in,
                     const Tensor& b_in, Dtype dtype) {
   const Shape shape =
       broadcast_shapes(op, broadcast_shapes(op, cond_in.shape(), a_in.shape()), b_in.shape());
   const Tensor cond = detail::broadcast_view(cond_in, shape);
-  const Tensor a = detail::broadcast_view(cast_plain(a_in, dtype), shape);
-  const Tensor b = detail::broadcast_view(cast_plain(b_in, dtype), shape);
   Tensor out = empty(shape, dtype);
+  const bool a_scalar = is_broadcast_scalar(a_in, shape);
+  const bool b_scalar = is_broadcast_scalar(b_in, shape);
   dispatch(dtype, [&]<typename T>() {
-    detail::map_kernel<T, std::uint8_t, T, T>(out, {&cond, &a, &b},
-                                              [](std::uint8_t c, T x, T y) { return c ? x : y; });
-  });
-  return out;
-}
-
-// out[i] = f(a[i], b[i], c[i]) in `dtype` (all three broadcast), for fused backward kernels.
-template <typename F>
-Tensor ternary_in(std::string_view op, const Tensor& a_in, const Tensor& b_in, const Tensor& c_in,
-                  Dtype dtype, F f) {
-  const Shape shape =
-      broadcast_shapes(op, broadcast_shapes(op, a_in.shape(), b_in.shape()), c_in.shape());
-  const Tensor a = detail::broadcast_view(cast_plain(a_in, dtype), shape);
-  const Tensor b = detail::broadcast_view(cast_plain(b_in, dtype), shape);
-  const Tensor c = detail::broadcast_view(cast_plain(c_in, dtype), shape);
-  Tensor out = empty(shape, dtype);
-  dispatch(dtype, [&]<typename T>() {
-    detail::map_kernel<T, T, T, T>(out, {&a, &b, &c},
-                                   [&](T x, T y, T z) { return static_cast<T>(f(x, y, z)); });
+    if (a_scalar && b_scalar) {
+      const T x = a_in.template item<T>(), y = b_in.template item<T>();
+      detail::map_kernel<T, std::uint8_t>(out, {&cond},
+                                          [x, y](std::uint8_t c) { return select(c, x, y); });
+    } else if (a_scalar || b_scalar) {
+      const Tensor other = detail::broadcast_view(cast_plain(a_scalar ? b_in : a_in, dtype), shape);
+      const T k = (a_scalar ? a_in : b_in).template item<T>();
+      if (a_scalar)
+        detail::map_kernel<T, std::uint8_t, T>(
+            out, {&cond, &other}, [k](std::uint8_t c, T y) { return select(c, k, y); });
+      else
+        detail::map_kernel<T, std::uint8_t, T>(
+            out, {&cond, &other}, [k](std::uint8_t c, T x) { return select(c, x, k); });
+    } else {
+      const Tensor a = detail::broadcast_view(cast_plain(a_in, dtype), shape);
+      const Tensor b = detail::broadcast_view(cast_plain(b_in, dtype), shape);
+      detail::map_kernel<T, std::uint8_t, T, T>(
+          out, {&cond, &a, &b}, [](std::uint8_t c, T x, T y) { return select(c, x, y); });
+    }
   });
   return out;
 }
