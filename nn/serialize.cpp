@@ -88,7 +88,12 @@ std::string make_header(const std::vector<Entry>& entries, const Metadata& metad
                       {"data_offsets", {offset, offset + n}}};
     offset += n;
   }
-  std::string text = header.dump();
+  std::string text;
+  try {
+    text = header.dump();
+  } catch (const json::exception& e) {  // names and metadata must be valid UTF-8
+    throw Error(detail::concat("save: cannot encode the header: ", e.what()));
+  }
   text.append((8 - text.size() % 8) % 8, ' ');  // keeps the data section 8-byte aligned
   return text;
 }

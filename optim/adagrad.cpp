@@ -25,6 +25,19 @@ Adagrad::Adagrad(std::vector<ParamGroup> groups, const AdagradOptions& defaults)
   init_groups(std::move(groups));
 }
 
+namespace {
+template <bool kL2, typename T>
+void adagrad_kernel(T* __restrict w, const T* __restrict g, T* __restrict sum, std::int64_t n,
+                    T sign, T lr, T wd, T eps) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    T d = sign * g[i];
+    if constexpr (kL2) d += wd * w[i];
+    sum[i] += d * d;
+    w[i] -= lr * d / (std::sqrt(sum[i]) + eps);
+  }
+}
+}  // namespace
+
 void Adagrad::step() {
   NoGradGuard guard;
   for (auto& group : groups_) {
@@ -34,19 +47,17 @@ void Adagrad::step() {
       if (!g.defined()) continue;
       AdagradState& s = state_of(p);
       if (!s.sum.defined()) s.sum = full_like(p, o.initial_accumulator_value);
+      detail::check_state("Adagrad::step", p, {s.sum});
       s.step += 1;
       const double clr = o.lr / (1.0 + static_cast<double>(s.step - 1) * o.lr_decay);
       const Tensor sum_t = s.sum;
       detail::update_param(p, g, [&](auto* w, const auto* gd, std::int64_t b, std::int64_t e) {
         using T = std::remove_pointer_t<decltype(w)>;
-        const T lr = T(clr), wd = T(o.weight_decay), eps = T(o.eps);
-        T* sum = sum_t.data_ptr<T>();
-        for (std::int64_t i = b; i < e; ++i) {
-          T d = o.maximize ? -gd[i] : gd[i];
-          if (wd != T(0)) d += wd * w[i];
-          sum[i] += d * d;
-          w[i] -= lr * d / (std::sqrt(sum[i]) + eps);
-        }
+        T* sum = sum_t.data_ptr<T>() + b;
+        detail::with_flag(o.weight_decay != 0.0, [&](auto l2) {
+          adagrad_kernel<l2()>(w + b, gd + b, sum, e - b, T(o.maximize ? -1 : 1), T(clr),
+                               T(o.weight_decay), T(o.eps));
+        });
       });
     }
   }

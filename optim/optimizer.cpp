@@ -110,6 +110,14 @@ Tensor grad_of(const char* op, const Tensor& p) {
   return g.is_contiguous() ? g.detach() : g.detach().contiguous();
 }
 
+void check_state(const char* op, const Tensor& p, std::initializer_list<Tensor> state) {
+  for (const auto& t : state)
+    TG_CHECK(!t.defined() || (t.dtype() == p.dtype() && t.shape() == p.shape()), op,
+             ": the optimizer state of a parameter is ", t.dtype(), " ", shape_str(t.shape()),
+             " but the parameter is now ", p.dtype(), " ", shape_str(p.shape()),
+             " (convert the module with to() before creating the optimizer)");
+}
+
 void throw_bad_keys(const char* op, const std::vector<std::string>& missing,
                     const std::vector<std::string>& unexpected) {
   std::ostringstream msg;

@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <string>
 #include <type_traits>
@@ -74,8 +75,21 @@ void read_scalar(const std::string& key, const Tensor& t, std::int64_t& v);
 Tensor read_state_tensor(const std::string& key, const Tensor& t, const Tensor& param);
 // The gradient to apply to p (undefined when p has none), contiguous, checked against p.
 Tensor grad_of(const char* op, const Tensor& p);
+// State tensors must still match their parameter (a module converted with to(dtype) after the
+// optimizer was made would not).
+void check_state(const char* op, const Tensor& p, std::initializer_list<Tensor> state);
 [[noreturn]] void throw_bad_keys(const char* op, const std::vector<std::string>& missing,
                                  const std::vector<std::string>& unexpected);
+
+// Calls f(std::true_type{}) or f(std::false_type{}): an option tested inside an update loop
+// becomes a compile-time constant, so each variant's loop has no branches and vectorizes.
+template <typename F>
+void with_flag(bool flag, F&& f) {
+  if (flag)
+    f(std::true_type{});
+  else
+    f(std::false_type{});
+}
 
 // Runs body(w, g, begin, end) over chunks of p's elements, where w and g point at p's and the
 // gradient's data as T (p's float type). Non-contiguous parameters are updated through a

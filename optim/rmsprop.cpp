@@ -24,6 +24,36 @@ RMSprop::RMSprop(std::vector<ParamGroup> groups, const RMSpropOptions& defaults)
   init_groups(std::move(groups));
 }
 
+namespace {
+template <typename T>
+struct RMSpropCoeffs {
+  T sign, lr, alpha, eps, wd, mom;
+};
+
+template <bool kL2, bool kCentered, bool kMomentum, typename T>
+void rmsprop_kernel(T* __restrict w, const T* __restrict g, T* __restrict sq, T* __restrict ga,
+                    T* __restrict buf, std::int64_t n, const RMSpropCoeffs<T> c) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    T d = c.sign * g[i];
+    if constexpr (kL2) d += c.wd * w[i];
+    sq[i] = c.alpha * sq[i] + (T(1) - c.alpha) * d * d;
+    T avg;
+    if constexpr (kCentered) {
+      ga[i] = c.alpha * ga[i] + (T(1) - c.alpha) * d;
+      avg = std::sqrt(sq[i] - ga[i] * ga[i]) + c.eps;
+    } else {
+      avg = std::sqrt(sq[i]) + c.eps;
+    }
+    if constexpr (kMomentum) {
+      buf[i] = c.mom * buf[i] + d / avg;
+      w[i] -= c.lr * buf[i];
+    } else {
+      w[i] -= c.lr * d / avg;
+    }
+  }
+}
+}  // namespace
+
 void RMSprop::step() {
   NoGradGuard guard;
   for (auto& group : groups_) {
@@ -35,33 +65,24 @@ void RMSprop::step() {
       if (!s.square_avg.defined()) s.square_avg = zeros_like(p);
       if (o.momentum > 0.0 && !s.momentum_buffer.defined()) s.momentum_buffer = zeros_like(p);
       if (o.centered && !s.grad_avg.defined()) s.grad_avg = zeros_like(p);
+      detail::check_state("RMSprop::step", p, {s.square_avg, s.momentum_buffer, s.grad_avg});
       s.step += 1;
       const Tensor sq_t = s.square_avg, buf_t = s.momentum_buffer, ga_t = s.grad_avg;
+      const bool momentum = o.momentum > 0.0;
       detail::update_param(p, g, [&](auto* w, const auto* gd, std::int64_t b, std::int64_t e) {
         using T = std::remove_pointer_t<decltype(w)>;
-        const T lr = T(o.lr), alpha = T(o.alpha), eps = T(o.eps), wd = T(o.weight_decay);
-        const T mom = T(o.momentum);
-        T* sq = sq_t.data_ptr<T>();
-        T* buf = o.momentum > 0.0 ? buf_t.data_ptr<T>() : nullptr;
-        T* ga = o.centered ? ga_t.data_ptr<T>() : nullptr;
-        for (std::int64_t i = b; i < e; ++i) {
-          T d = o.maximize ? -gd[i] : gd[i];
-          if (wd != T(0)) d += wd * w[i];
-          sq[i] = alpha * sq[i] + (T(1) - alpha) * d * d;
-          T avg;
-          if (ga) {
-            ga[i] = alpha * ga[i] + (T(1) - alpha) * d;
-            avg = std::sqrt(sq[i] - ga[i] * ga[i]) + eps;
-          } else {
-            avg = std::sqrt(sq[i]) + eps;
-          }
-          if (buf) {
-            buf[i] = mom * buf[i] + d / avg;
-            w[i] -= lr * buf[i];
-          } else {
-            w[i] -= lr * d / avg;
-          }
-        }
+        const RMSpropCoeffs<T> c{T(o.maximize ? -1 : 1), T(o.lr),      T(o.alpha), T(o.eps),
+                                 T(o.weight_decay),      T(o.momentum)};
+        T* sq = sq_t.data_ptr<T>() + b;
+        T* buf = momentum ? buf_t.data_ptr<T>() + b : nullptr;
+        T* ga = o.centered ? ga_t.data_ptr<T>() + b : nullptr;
+        detail::with_flag(o.weight_decay != 0.0, [&](auto l2) {
+          detail::with_flag(o.centered, [&](auto cen) {
+            detail::with_flag(momentum, [&](auto mom) {
+              rmsprop_kernel<l2(), cen(), mom()>(w + b, gd + b, sq, ga, buf, e - b, c);
+            });
+          });
+        });
       });
     }
   }

@@ -21,6 +21,34 @@ SGD::SGD(std::vector<ParamGroup> groups, const SGDOptions& defaults) : Optimizer
   init_groups(std::move(groups));
 }
 
+namespace {
+template <typename T>
+struct SGDCoeffs {
+  T sign, lr, wd, mom, damp;
+};
+
+// kFirst: the momentum buffer starts as the gradient (PyTorch's first step).
+template <bool kL2, bool kMomentum, bool kNesterov, bool kFirst, typename T>
+void sgd_kernel(T* __restrict w, const T* __restrict g, T* __restrict buf, std::int64_t n,
+                const SGDCoeffs<T> c) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    T d = c.sign * g[i];
+    if constexpr (kL2) d += c.wd * w[i];
+    if constexpr (kMomentum) {
+      if constexpr (kFirst)
+        buf[i] = d;
+      else
+        buf[i] = c.mom * buf[i] + c.damp * d;
+      if constexpr (kNesterov)
+        d += c.mom * buf[i];
+      else
+        d = buf[i];
+    }
+    w[i] -= c.lr * d;
+  }
+}
+}  // namespace
+
 void SGD::step() {
   NoGradGuard guard;
   for (auto& group : groups_) {
@@ -33,24 +61,24 @@ void SGD::step() {
       if (o.momentum != 0.0) {
         SGDState& s = state_of(p);
         first = !s.momentum_buffer.defined();
-        if (first) s.momentum_buffer = zeros_like(p);
+        if (first) s.momentum_buffer = empty_like(p);
+        detail::check_state("SGD::step", p, {s.momentum_buffer});
         buf = s.momentum_buffer;
       }
-      const bool use_momentum = buf.defined();
       detail::update_param(p, g, [&](auto* w, const auto* gd, std::int64_t b, std::int64_t e) {
         using T = std::remove_pointer_t<decltype(w)>;
-        const T lr = T(o.lr), wd = T(o.weight_decay), mom = T(o.momentum);
-        const T damp = T(1.0 - o.dampening);
-        T* bd = use_momentum ? buf.template data_ptr<T>() : nullptr;
-        for (std::int64_t i = b; i < e; ++i) {
-          T d = o.maximize ? -gd[i] : gd[i];
-          if (wd != T(0)) d += wd * w[i];
-          if (bd) {
-            bd[i] = first ? d : mom * bd[i] + damp * d;
-            d = o.nesterov ? d + mom * bd[i] : bd[i];
-          }
-          w[i] -= lr * d;
-        }
+        const SGDCoeffs<T> c{T(o.maximize ? -1 : 1), T(o.lr), T(o.weight_decay), T(o.momentum),
+                             T(1.0 - o.dampening)};
+        T* bd = buf.defined() ? buf.data_ptr<T>() + b : nullptr;
+        detail::with_flag(o.weight_decay != 0.0, [&](auto l2) {
+          detail::with_flag(buf.defined(), [&](auto mom) {
+            detail::with_flag(o.nesterov, [&](auto nes) {
+              detail::with_flag(first, [&](auto fst) {
+                sgd_kernel<l2(), mom(), nes(), fst()>(w + b, gd + b, bd, e - b, c);
+              });
+            });
+          });
+        });
       });
     }
   }

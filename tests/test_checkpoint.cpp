@@ -241,6 +241,8 @@ BOOST_AUTO_TEST_CASE(saves_are_atomic_and_leave_no_temporaries) {
   // A save that fails before writing leaves the old file intact and no temporary.
   StateDict bad{{"w", full({3}, 3.0)}, {"u", Tensor()}};
   BOOST_TEST(contains(error_of([&] { save(bad, path); }), "'u' is undefined"));
+  StateDict bad_name{{"\xff\xfe", zeros({1})}};
+  BOOST_TEST(contains(error_of([&] { save(bad_name, path); }), "cannot encode the header"));
   StateDict reserved{{"__metadata__", zeros({1})}};
   BOOST_TEST(contains(error_of([&] { save(reserved, path); }), "reserved"));
   BOOST_TEST(load(path).at("w").at({0}) == 2.0);

@@ -458,6 +458,17 @@ BOOST_AUTO_TEST_CASE(updates_are_in_place_and_bump_versions) {
   BOOST_TEST(w.is_leaf());
 }
 
+BOOST_AUTO_TEST_CASE(state_that_no_longer_fits_its_parameter_is_reported) {
+  nn::Linear lin(2, 2);
+  optim::Adam opt(lin.parameters(), {.lr = 0.1});
+  lin(ones({1, 2})).sum().backward();
+  opt.step();
+  lin.to(kFloat64);  // after the optimizer made float32 state
+  lin(ones({1, 2}, kFloat64)).sum().backward();
+  BOOST_TEST(contains(error_of([&] { opt.step(); }),
+                      "convert the module with to() before creating the optimizer"));
+}
+
 BOOST_AUTO_TEST_CASE(non_contiguous_parameters_are_updated_through_their_view) {
   auto base = tensor({{1.0f, 2.0f}, {3.0f, 4.0f}, {5.0f, 6.0f}});
   auto p = base.t();  // [2, 3] view of base, transposed strides
