@@ -7,7 +7,7 @@
 // so with S_s = sum_c Q[s, c] and p = softmax(z):
 //   loss_s = S_s * logsumexp(z_s) - sum_c Q[s, c] * z[s, c],   dloss_s / dz[s, c] = S_s p - Q.
 // The mean divides by sum_s m_s w[t_s] (class indices, as PyTorch does) or by the number of
-// samples (probabilities). Targets and class weights are constants (no gradient flows to them).
+// samples (probabilities). Class weights are constants; probability targets get a gradient.
 #include <cmath>
 #include <limits>
 
@@ -295,10 +295,29 @@ Tensor cross_entropy_nd(const Tensor& z, const Tensor& target, const CrossEntrop
   Tensor y = reduce_losses(loss, o.reduction, p.total_weight);
   const Reduction red = o.reduction;
   const double divisor = p.total_weight;
-  return record("cross_entropy", {z}, y, {z, p.target, p.weight, stats},
+  // Probability targets may require grad: dloss_s / dP[s, c] = -(1 - eps) w[c] log_softmax(z).
+  // Then the logits' gradient depends on P too, so it is composed of differentiable ops (the
+  // fused cross_entropy_backward treats its targets as constants).
+  return record("cross_entropy", {z, target}, y, {z, p.target, p.weight, stats, target},
                 [cfg = p.cfg, red, divisor](const Tensor& g, const Saved& s) {
                   const Tensor gi = red == Reduction::Mean ? g * (1.0 / divisor) : g;
-                  return grads{ce_backward(gi, s[0], s[1], s[2], s[3], cfg)};
+                  const Tensor z = s[0], w = s[2];
+                  Shape wshape(cfg.shape.size(), 1);
+                  wshape[1] = cfg.C;
+                  const auto weighted = [&](const Tensor& t) {
+                    return w.defined() ? t * w.reshape(wshape) : t;
+                  };
+                  Tensor dz, dt;
+                  if (s.needs_grad(0) && !s.needs_grad(1)) {
+                    dz = ce_backward(gi, z, s[1], w, s[3], cfg);
+                  } else if (s.needs_grad(0)) {
+                    const double C = static_cast<double>(cfg.C);
+                    const Tensor Q = weighted(s[4] * (1.0 - cfg.smoothing) + cfg.smoothing / C);
+                    dz = per_class(gi) * (sum(Q, {1}, true) * softmax(z, 1) - Q);
+                  }
+                  if (s.needs_grad(1))
+                    dt = weighted(log_softmax(z, 1) * (cfg.smoothing - 1.0)) * per_class(gi);
+                  return grads{dz, dt};
                 });
 }
 

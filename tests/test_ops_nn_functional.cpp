@@ -216,6 +216,18 @@ BOOST_AUTO_TEST_CASE(cross_entropy_probability_targets) {
               {total / 2});
 }
 
+BOOST_AUTO_TEST_CASE(cross_entropy_gradient_reaches_probability_targets) {
+  // d loss / d P[s, c] = -(1 - eps) * w[c] * log_softmax(z)[s, c] / N for the mean.
+  const Tensor z = f64({0.2, -1.0, 0.5, 1.5, 0.3, -0.7}, {2, 3});
+  const Tensor q = leaf({0.1, 0.3, 0.6, 0.5, 0.5, 0.0}, {2, 3});
+  F::cross_entropy(z, q, {.label_smoothing = 0.2, .weight = f64({1.0, 2.0, 0.5})}).backward();
+  const auto lp = vec(F::log_softmax(z, 1));
+  const std::vector<double> w = {1.0, 2.0, 0.5};
+  std::vector<double> want(6);
+  for (int i = 0; i < 6; ++i) want[i] = -(1 - 0.2) * w[i % 3] * lp[i] / 2;
+  check_close(vec(q.grad()), want);
+}
+
 BOOST_AUTO_TEST_CASE(cross_entropy_spatial_and_unbatched_inputs) {
   // [N, C, d]: class dim 1, one loss per (n, d).
   const Tensor z = f64({1, 2, 3, 4, 0, 0, 0, 0, 5, 1, 2, 3}, {2, 2, 3});

@@ -55,6 +55,8 @@ TG_OP_SAMPLES(nn_cross_entropy) {
       {"cross_entropy", "label smoothing + weights + ignore_index", [](const In& x) { return F::cross_entropy(x[0], labels({1, 0, 7, 2}), {.ignore_index = 7, .label_smoothing = 0.2, .weight = values({1.0, 0.5, 2.0})}); }, [] { return In{rnd({4, 3})}; }},
       {"cross_entropy", "probability targets", [](const In& x) { return F::cross_entropy(x[0], x[1]); }, [] { return In{rnd({3, 4}), soft_targets({3, 4})}; }},
       {"cross_entropy", "probabilities, smoothing, weights, none, [N, C, d]", [](const In& x) { return F::cross_entropy(x[0], x[1], {.reduction = Reduction::None, .label_smoothing = 0.1, .weight = values({2.0, 1.0, 0.5})}); }, [] { return In{rnd({2, 3, 2}), soft_targets({2, 3, 2})}; }},
+      {"cross_entropy", "probability targets requiring grad", [](const In& x) { return F::cross_entropy(x[0], x[1], {.reduction = Reduction::Sum, .label_smoothing = 0.2, .weight = values({1.0, 0.5, 2.0})}); }, [] { return In{rnd({2, 3}), soft_targets({2, 3}).requires_grad_()}; }},
+      {"cross_entropy", "unbatched probability targets", [](const In& x) { return F::cross_entropy(x[0], x[1]); }, [] { return In{rnd({4}), F::softmax(constant({4}), 0).detach().requires_grad_()}; }},
       {"cross_entropy", "unbatched", [](const In& x) { return F::cross_entropy(x[0], labels({3}, {}).reshape({})); }, [] { return In{rnd({5})}; }},
       {"cross_entropy", "non-contiguous logits", [](const In& x) { return F::cross_entropy(x[0], labels({0, 3, 1})); }, [] { return In{noncontig({3, 4})}; }},
       {"cross_entropy", "large logits", [](const In& x) { return F::cross_entropy(x[0] * 25.0, labels({1, 2})); }, [] { return In{rnd({2, 3})}; }},
