@@ -24,6 +24,8 @@ TG_OP_SAMPLES(indexing_join_split) {
       {"stack", "last dim", [](const In& x) { return stack({x[0], x[1], x[0]}, -1); }, [] { return In{rnd({3}), rnd({3})}; }},
       {"split", "by size, uneven", [](const In& x) { return rejoin(split(x[0], 2, 1), 1); }, [] { return In{rnd({3, 5})}; }},
       {"split", "with sizes, zero-size piece", [](const In& x) { return rejoin(split_with_sizes(x[0], {1, 0, 3}, 0), 0); }, [] { return In{noncontig({4, 2})}; }},
+      {"stack", "middle dim of 3-d", [](const In& x) { return stack({x[0], x[1]}, 1); }, [] { return In{rnd({2, 1, 3}), noncontig({2, 1, 3})}; }},
+      {"chunk", "dim 0 non-contiguous, more chunks than rows", [](const In& x) { return rejoin(chunk(x[0], 5, 0), 0); }, [] { return In{noncontig({3, 2})}; }},
       {"chunk", "3 chunks of 7", [](const In& x) { return rejoin(chunk(x[0], 3, -1), -1); }, [] { return In{rnd({2, 7})}; }},
   };
 }
@@ -51,6 +53,7 @@ TG_OP_SAMPLES(indexing_repeat_pad) {
       {"repeat", "2-d", [](const In& x) { return repeat(x[0], {2, 3}); }, [] { return In{rnd({2, 3})}; }},
       {"repeat", "new leading dims, non-contiguous", [](const In& x) { return repeat(x[0], {2, 1, 2}); }, [] { return In{noncontig({2, 3})}; }},
       {"repeat", "zero repeats", [](const In& x) { return repeat(x[0], {0, 2}); }, [] { return In{rnd({2, 2})}; }},
+      {"tile", "more reps than dims", [](const In& x) { return tile(x[0], {2, 1, 2}); }, [] { return In{rnd({3})}; }},
       {"tile", "short reps", [](const In& x) { return tile(x[0], {3}); }, [] { return In{rnd({2, 2})}; }},
       {"pad", "last dim", [](const In& x) { return pad(x[0], {1, 2}); }, [] { return In{rnd({2, 3})}; }},
       {"pad", "two dims, value, crop", [](const In& x) { return pad(x[0], {-1, 2, 1, 0}, 1.5); }, [] { return In{noncontig({3, 4})}; }},

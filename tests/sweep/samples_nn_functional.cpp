@@ -72,6 +72,8 @@ TG_OP_SAMPLES(nn_losses) {
       {"mse_loss", "mean", [](const In& x) { return F::mse_loss(x[0], x[1]); }, [] { return In{rnd({3, 4}), rnd({3, 4})}; }},
       {"mse_loss", "broadcast target, none", [](const In& x) { return F::mse_loss(x[0], x[1], Reduction::None); }, [] { return In{noncontig({3, 4}), rnd({4})}; }},
       {"l1_loss", "mean", [](const In& x) { return F::l1_loss(x[0], x[1]); }, [] { return In{away_from_zero({3, 4}), (constant({3, 4}) * 0.02).requires_grad_()}; }},
+      {"mse_loss", "size-1 dims broadcast, sum", [](const In& x) { return F::mse_loss(x[0], x[1], Reduction::Sum); }, [] { return In{rnd({3, 1}), rnd({1, 4})}; }},
+      {"l1_loss", "broadcast, none", [](const In& x) { return F::l1_loss(x[0], x[1], Reduction::None); }, [] { return In{away_from_zero({2, 3}), (constant({3}) * 0.02).requires_grad_()}; }},
       {"l1_loss", "sum, constant target", [](const In& x) { return F::l1_loss(x[0], x[1], Reduction::Sum); }, [] { return In{away_from_zero({5}), constant({5}) * 0.02}; }},
       {"huber_loss", "both sides of delta", [](const In& x) { return F::huber_loss(x[0], x[1], Reduction::Mean, 1.0); }, [] { return In{values({-2.5, -0.4, 0.3, 1.7, 3.0, -1.2}, {2, 3}).requires_grad_(), (constant({2, 3}) * 0.02).requires_grad_()}; }},
       {"huber_loss", "delta 0.5, none, broadcast", [](const In& x) { return F::huber_loss(x[0], x[1], Reduction::None, 0.5); }, [] { return In{values({-2.0, -0.2, 0.1, 0.9, 0.3, -1.5}, {3, 2}).requires_grad_(), values({0.05, -0.03}).requires_grad_()}; }},
@@ -93,6 +95,7 @@ TG_OP_SAMPLES(nn_dropout_batch_norm) {
       {"batch_norm", "training [N, C], affine", [](const In& x) { return F::batch_norm(x[0], zeros({3}, kFloat64), ones({3}, kFloat64), x[1], x[2], true); }, [] { return In{rnd({5, 3}), positive({3}), rnd({3})}; }},
       {"batch_norm", "training [N, C, L], no affine", [](const In& x) { return F::batch_norm(x[0], {}, {}, {}, {}, true); }, [] { return In{rnd({3, 2, 4})}; }},
       {"batch_norm", "training non-contiguous, eps 0.1", [](const In& x) { return F::batch_norm(x[0], {}, {}, x[1], {}, true, 0.1, 0.1); }, [] { return In{noncontig({4, 3}), rnd({3})}; }},
+      {"batch_norm", "training, one channel, constant weight", [](const In& x) { return F::batch_norm(x[0], zeros({1}, kFloat64), ones({1}, kFloat64), x[1], x[2], true, 0.3); }, [] { return In{rnd({4, 1, 2}), constant({1}), rnd({1})}; }},
       {"batch_norm_eval", "eval [N, C], affine", [](const In& x) { return F::batch_norm(x[0], values({0.1, -0.2, 0.3}), values({0.5, 1.5, 2.0}), x[1], x[2], false); }, [] { return In{rnd({4, 3}), rnd({3}), rnd({3})}; }},
       {"batch_norm_eval", "eval [N, C, L], no bias", [](const In& x) { return F::batch_norm(x[0], values({0.0, 1.0}), values({1.0, 0.25}), x[1], {}, false); }, [] { return In{noncontig({2, 3, 2}).transpose(1, 2), rnd({2})}; }},
   };
