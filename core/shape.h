@@ -6,9 +6,12 @@
 #include <string_view>
 #include <vector>
 
+#include "tapegrad/core/small_vector.h"
+
 namespace tg {
 
-using Shape = std::vector<std::int64_t>;
+// Sizes or strides of a tensor. Up to 6 dims are stored inline (no heap allocation).
+using Shape = SmallVector<std::int64_t, 6>;
 
 std::int64_t numel_of(const Shape& shape);
 Shape contiguous_strides(const Shape& shape);

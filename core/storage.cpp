@@ -12,10 +12,11 @@
 namespace tg {
 namespace {
 constexpr std::align_val_t kAlignment{64};
-// Blocks at least this large come from mmap with transparent huge pages and are cached when
-// freed: first touch of fresh pages costs ~10 us per 4 KiB page on these VMs, so reusing warm
-// blocks (activations of the same shapes every step) is much cheaper than mapping new ones.
-constexpr std::size_t kLargeBlock = std::size_t{1} << 20;
+// Blocks at least this large come from mmap (with transparent huge pages from 2 MiB on) and are
+// cached when freed: first touch of fresh pages costs ~10 us per 4 KiB page on these VMs, and
+// malloc hands such blocks back to the system, so reusing warm blocks (activations of the same
+// shapes every step) is much cheaper than mapping new ones.
+constexpr std::size_t kLargeBlock = std::size_t{64} << 10;
 constexpr std::size_t kHugePage = std::size_t{2} << 20;
 constexpr std::size_t kCacheLimit = std::size_t{2} << 30;
 
@@ -24,7 +25,11 @@ std::atomic<std::int64_t> g_live_bytes{0};
 std::atomic<std::int64_t> g_peak_bytes{0};
 std::atomic<std::int64_t> g_live_tensors{0};
 
-std::size_t round_large(std::size_t n) { return (n + kHugePage - 1) / kHugePage * kHugePage; }
+// Sizes are rounded so that blocks of nearby sizes can be reused for each other.
+std::size_t round_large(std::size_t n) {
+  const std::size_t unit = n >= kHugePage ? kHugePage : kLargeBlock;
+  return (n + unit - 1) / unit * unit;
+}
 
 class LargeBlockCache {
  public:
@@ -46,7 +51,7 @@ class LargeBlockCache {
       if (p == MAP_FAILED)
         throw Error(detail::concat("allocation of ", size, " bytes failed (out of memory)"));
     }
-    ::madvise(p, size, MADV_HUGEPAGE);
+    if (size >= kHugePage) ::madvise(p, size, MADV_HUGEPAGE);
     return p;
   }
 

@@ -2,8 +2,11 @@
 // loss.cpp and batch_norm.cpp.)
 #include "tapegrad/ops/nn_functional.h"
 
+#include <cmath>
+
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/core/random.h"
+#include "tapegrad/core/threading.h"
 #include "tapegrad/ops/elementwise.h"
 #include "tapegrad/ops/kernels/gemm.h"
 #include "tapegrad/ops/linalg.h"
@@ -63,21 +66,34 @@ Tensor dropout(const Tensor& x, double p, bool training) {
   TG_CHECK(p >= 0.0 && p <= 1.0, "dropout: probability must be in [0, 1], got ", p);
   if (!training || p == 0.0) return x;
   TG_CHECK(x.is_floating_point(), "dropout: expected a floating-point tensor, got ", x.dtype());
-  // mask holds 0 or 1/(1-p); drawn serially from the global generator so a seeded run repeats
-  // exactly whatever the thread count. p == 1 drops everything.
+  // The mask holds 0 or 1/(1-p). One 64-bit key is drawn from the global generator per call and
+  // each element's coin is a hash of (key, index): a counter-based stream, so the mask can be
+  // filled in parallel and is still the same for a seed whatever the thread count.
+  // p == 1 drops everything.
   const double scale = p < 1.0 ? 1.0 / (1.0 - p) : 0.0;
+  const std::uint64_t key = default_generator().engine()();
+  // Keep an element when its 24-bit uniform draw u satisfies u >= p * 2^24.
+  const auto threshold = static_cast<std::uint32_t>(std::ceil(p * 16777216.0));
+  const Tensor xc = x.detach().contiguous();
   Tensor mask = empty(x.shape(), x.dtype());
+  Tensor y = empty(x.shape(), x.dtype());
   dispatch_floating(x.dtype(), "dropout", [&]<typename T>() {
     T* m = mask.data_ptr<T>();
-    Generator& gen = default_generator();
+    T* out = y.data_ptr<T>();
+    const T* in = xc.data_ptr<T>();
     const T keep = static_cast<T>(scale);
-    for (std::int64_t i = 0; i < mask.numel(); ++i) m[i] = gen.uniform() >= p ? keep : T(0);
+    tg::detail::parallel_for(x.numel(), tg::detail::kElementwiseGrain, [&](std::int64_t b, std::int64_t e) {
+      for (std::int64_t i = b; i < e; ++i) {
+        // splitmix64 finalizer of key + i: a well-mixed 64-bit value per element.
+        std::uint64_t z = key + static_cast<std::uint64_t>(i) * 0x9E3779B97F4A7C15ull;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        z ^= z >> 31;
+        m[i] = static_cast<std::uint32_t>(z >> 40) >= threshold ? keep : T(0);
+        out[i] = in[i] * m[i];
+      }
+    });
   });
-  Tensor y;
-  {
-    NoGradGuard guard;
-    y = x.detach() * mask;
-  }
   return record("dropout", {x}, y, {mask},
                 [](const Tensor& g, const Saved& s) { return grads{g * s[0]}; });
 }
