@@ -176,10 +176,15 @@ Tensor var(const Tensor& x, const Shape& dims_in, double correction, bool keepdi
   const auto dims = kernels::reduce_dims("var", x, dims_in);
   std::int64_t count = 1;
   for (auto d : dims) count *= x.shape()[d];
-  // Two passes (mean, then squared deviations): no cancellation, unlike E[x^2] - E[x]^2.
-  const Tensor dev = x - mean(x, dims_in, true);
-  return sum(square(dev), dims_in, keepdim) /
-         std::max(0.0, static_cast<double>(count) - correction);
+  const double denom = std::max(0.0, static_cast<double>(count) - correction);
+  Tensor y = kernels::var(x, dims, correction, keepdim);
+  const Shape shape = x.shape();
+  // d/dx = 2 (x - mean) / (N - correction), differentiable through mean for double backward.
+  return record("var", {x}, y, {x}, [=](const Tensor& g, const Saved& s) {
+    const Tensor xs = s[0];
+    return grads{expand_back(g, shape, dims, keepdim) * (xs - mean(xs, dims, true)) *
+                 (2.0 / denom)};
+  });
 }
 
 Tensor std(const Tensor& x, const Shape& dims, double correction, bool keepdim) {

@@ -279,10 +279,21 @@ BOOST_AUTO_TEST_CASE(results_do_not_depend_on_threads_or_layout) {
   const Tensor x = randn({400, 300}, kFloat64);
   const Tensor xt = x.t().contiguous().t();  // same values, column-major strides
   auto run = [&](const Tensor& t) {
-    return std::vector<Tensor>{
-        amax(t, {1}),      amin(t, {0}), max(t, 1).indices, prod(t * 0.01 + 1.0, {0}),
-        logsumexp(t, {1}), logsumexp(t), cumsum(t, 0),      norm(t, 2.0, {0}),
-        var(t, {1})};
+    // Row blocks, column blocks (leading dims of a contiguous tensor) and strided blocks.
+    return std::vector<Tensor>{amax(t, {1}),
+                               amin(t, {0}),
+                               max(t, 1).indices,
+                               argmin(t, 0),
+                               prod(t * 0.01 + 1.0, {0}),
+                               logsumexp(t, {1}),
+                               logsumexp(t, {0}),
+                               logsumexp(t),
+                               cumsum(t, 0),
+                               cumsum(t, 1),
+                               norm(t, 2.0, {0}),
+                               var(t, {1}),
+                               var(t, {0}, 0.0),
+                               var(t)};
   };
   const int threads = get_num_threads();
   set_num_threads(1);

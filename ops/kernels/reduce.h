@@ -30,6 +30,8 @@ struct ExtremeResult {
 };
 ExtremeResult extreme_with_index(std::string_view op, const Tensor& x,
                                  const std::vector<std::int64_t>& dims, bool keepdim, bool is_max);
+// Variance sum((x - mean)^2) / (N - correction), in one stable pass (floating x only).
+Tensor var(const Tensor& x, const std::vector<std::int64_t>& dims, double correction, bool keepdim);
 // log(sum(exp(x))) over dims, shifted by the max so it never overflows; empty gives -inf.
 Tensor logsumexp(const Tensor& x, const std::vector<std::int64_t>& dims, bool keepdim);
 // Running sum along dim (from the end when reverse); integers sum to int64.

@@ -1,0 +1,216 @@
+#include "common/harness.h"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+#include <utility>
+
+namespace examples {
+
+using namespace tg;
+
+void add_common_options(CLI::App& app, Options& o) {
+  app.add_option("--epochs", o.epochs, "training epochs")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--batch-size", o.batch_size, "samples per training batch")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--lr", o.lr, "(initial) learning rate")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--seed", o.seed, "seed of every random draw (init, shuffling, dropout)")
+      ->capture_default_str();
+  app.add_option("--threads", o.threads, "threads for kernels and BLAS; 0: every core")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--dataset", o.dataset, "fashion (Fashion-MNIST) or mnist (digits)")
+      ->check(CLI::IsMember({"fashion", "mnist"}))
+      ->capture_default_str();
+  app.add_option("--data-dir", o.data_dir,
+                 "directory with the four IDX files (plain or .gz); default for fashion: " +
+                     datasets::FashionMNIST::default_root().string());
+  app.add_option("--plot", o.plot, "PNG of the loss and accuracy curves (gnuplot); '' skips")
+      ->capture_default_str();
+  app.add_option("--csv", o.csv, "CSV of the per-epoch metrics; '' skips")->capture_default_str();
+  app.add_option("--limit-train", o.limit_train, "use only the first N training samples; -1: all")
+      ->capture_default_str();
+  app.add_option("--limit-test", o.limit_test, "use only the first N test samples; -1: all")
+      ->capture_default_str();
+}
+
+namespace {
+
+// Uncaught errors (a missing dataset, a bad shape) end the program with one readable line
+// instead of std::terminate's "terminate called after throwing an instance of ...".
+[[noreturn]] void report_and_exit() {
+  std::cout.flush();
+  if (auto e = std::current_exception()) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+      std::cerr << "error: " << x.what() << std::endl;
+    } catch (...) {
+      std::cerr << "error: unknown exception" << std::endl;
+    }
+  }
+  std::_Exit(1);
+}
+
+std::string fixed(double v, int digits) {
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(digits) << v;
+  return os.str();
+}
+
+}  // namespace
+
+void setup(const Options& o) {
+  std::set_terminate(report_and_exit);
+  manual_seed(o.seed);
+  if (o.threads > 0) set_num_threads(o.threads);
+  std::cout << "dataset=" << o.dataset << " epochs=" << o.epochs << " batch_size=" << o.batch_size
+            << " lr=" << o.lr << " seed=" << o.seed << " threads=" << get_num_threads()
+            << std::endl;
+}
+
+Data load_data(const Options& o, datasets::MNISTOptions base) {
+  base.flatten = true;
+  base.scale = true;
+  datasets::MNISTOptions train_opts = base, test_opts = base;
+  train_opts.limit = o.limit_train;
+  test_opts.limit = o.limit_test;
+  Data d;
+  if (o.dataset == "mnist") {
+    TG_CHECK(!o.data_dir.empty(),
+             "--dataset mnist needs --data-dir DIR holding train-images-idx3-ubyte[.gz], "
+             "train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz] and "
+             "t10k-labels-idx1-ubyte[.gz]");
+    d.train = datasets::MNIST(o.data_dir, datasets::Split::Train, train_opts);
+    d.test = datasets::MNIST(o.data_dir, datasets::Split::Test, test_opts);
+    for (auto c : datasets::MNIST::classes()) d.classes.push_back(c);
+  } else {
+    const std::filesystem::path root = o.data_dir.empty() ? datasets::FashionMNIST::default_root()
+                                                          : std::filesystem::path(o.data_dir);
+    d.train = datasets::FashionMNIST(root, datasets::Split::Train, train_opts);
+    d.test = datasets::FashionMNIST(root, datasets::Split::Test, test_opts);
+    for (auto c : datasets::FashionMNIST::classes()) d.classes.push_back(c);
+  }
+  std::cout << "train " << d.train.size() << " samples, test " << d.test.size() << " samples"
+            << (base.standardize ? " (standardized)" : " (scaled to [0, 1])") << std::endl;
+  return d;
+}
+
+std::pair<data::TensorDataset, data::TensorDataset> split_validation(
+    const data::TensorDataset& train, std::int64_t size) {
+  TG_CHECK(size > 0 && size < train.size(), "validation split: size ", size, " must be in [1, ",
+           train.size() - 1, "] for ", train.size(), " training samples");
+  const std::int64_t n = train.size() - size;
+  return {train.slice(0, n), train.slice(n, train.size())};
+}
+
+Run::Run(const Options& opts, nn::Module& model, std::string name, LossFn loss_fn, const Data& data)
+    : opts_(opts),
+      model_(model),
+      name_(std::move(name)),
+      loss_fn_(std::move(loss_fn)),
+      data_(data),
+      start_(Clock::now()),
+      epoch_start_(start_) {
+  std::cout << model_ << "\n";
+}
+
+data::DataLoader Run::train_loader(const data::TensorDataset& train, bool progress) {
+  return data::DataLoader(train, {.batch_size = opts_.batch_size,
+                                  .shuffle = true,
+                                  .progress = progress ? ProgressMode::On : ProgressMode::Off});
+}
+
+void Run::set_validation(data::TensorDataset val) { val_ = std::move(val); }
+
+void Run::record(data::DataLoader& loader, const Tensor& loss, const Tensor& logits,
+                 const Tensor& targets) {
+  const double l = loss.item<double>();
+  const std::int64_t n = targets.size(0);
+  loader.add_loss(l);
+  loss_sum_ += l * static_cast<double>(n);
+  loss_samples_ += n;
+  correct_ += metrics::correct(logits.detach(), targets);
+}
+
+metrics::Evaluation Run::evaluate(const data::TensorDataset& set) {
+  const bool was_training = model_.is_training();
+  model_.eval();
+  data::DataLoader loader(set, {.batch_size = 1000, .progress = ProgressMode::Off});
+  auto r = metrics::evaluate(
+      loader, [&](const Tensor& x) { return model_(x); }, loss_fn_);
+  model_.train(was_training);
+  return r;
+}
+
+metrics::Evaluation Run::end_epoch(std::int64_t epoch, double lr, const TrainingLog::Metrics& extra,
+                                   bool print) {
+  const auto eval = evaluate(val_ ? *val_ : data_.test);
+  const std::string prefix = val_ ? "val" : "test";
+  const double n = static_cast<double>(loss_samples_);
+  TrainingLog::Metrics row = {
+      {"train_loss", loss_samples_ ? loss_sum_ / n : std::nan("")},
+      {"train_acc", loss_samples_ ? static_cast<double>(correct_) / n : std::nan("")},
+      {prefix + "_loss", eval.loss},
+      {prefix + "_acc", eval.accuracy},
+      {"lr", lr},
+  };
+  row.insert(row.end(), extra.begin(), extra.end());
+  const auto now = Clock::now();
+  row.emplace_back("seconds", std::chrono::duration<double>(now - epoch_start_).count());
+  epoch_start_ = now;
+  log_.add(epoch, row);
+  if (print) log_.print_last(std::cout);
+  loss_sum_ = 0.0;
+  loss_samples_ = correct_ = 0;
+  return eval;
+}
+
+void Run::note(const std::string& text) { std::cout << text << std::endl; }
+
+double Run::elapsed_seconds() const {
+  return std::chrono::duration<double>(Clock::now() - start_).count();
+}
+
+int Run::finish() {
+  const double train_seconds = elapsed_seconds();
+  const Tensor& labels = data_.test.targets();
+  Tensor logits;
+  double test_loss = 0.0;
+  {
+    const bool was_training = model_.is_training();
+    model_.eval();
+    NoGradGuard no_grad;
+    logits = model_(data_.test.inputs());  // one pass over the whole test set
+    test_loss = loss_fn_(logits, labels).item<double>();
+    model_.train(was_training);
+  }
+  const double test_acc = metrics::accuracy(logits, labels);
+  const auto per_class =
+      metrics::per_class_accuracy(logits, labels, static_cast<std::int64_t>(data_.classes.size()));
+  std::cout << "\nper-class test accuracy:";
+  for (std::size_t c = 0; c < per_class.size(); ++c)
+    std::cout << (c % 5 == 0 ? "\n  " : "   ") << data_.classes[c] << " " << fixed(per_class[c], 3);
+  std::cout << "\n";
+  if (!opts_.csv.empty()) {
+    log_.write_csv(opts_.csv);
+    std::cout << "wrote " << opts_.csv << "\n";
+  }
+  if (!opts_.plot.empty() && log_.plot(opts_.plot, {.title = name_ + " on " + opts_.dataset}))
+    std::cout << "wrote " << opts_.plot << "\n";
+  std::cout << name_ << ": test_loss " << fixed(test_loss, 4) << ", " << log_.rows()
+            << " epochs in " << fixed(train_seconds, 1) << " s\n";
+  std::cout << "test_accuracy=" << fixed(test_acc, 4) << std::endl;
+  return 0;
+}
+
+}  // namespace examples
