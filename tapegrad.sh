@@ -50,8 +50,32 @@ case "$cmd" in
     build build -DTAPEGRAD_BUILD_BENCHMARKS=ON
     for b in build/benchmarks/bench_*; do [ -x "$b" ] && "$b" "$@"; done
     ;;
+  script)
+    [ $# -ge 1 ] || { echo "usage: $0 script FILE.cpp [-- ARGS]" >&2; exit 2; }
+    src=$(realpath "$1")
+    shift
+    [ "${1:-}" = "--" ] && shift
+    install_packages
+    cmake -S "$root" -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake --build build -j"$(nproc)" --target tapegrad
+    # A tiny CMake project per script that finds the library in this build tree.
+    name=$(basename "$src" .cpp)
+    proj="build/scripts/$name"
+    mkdir -p "$proj"
+    cat > "$proj/CMakeLists.txt" <<CMAKE
+cmake_minimum_required(VERSION 3.25)
+project($name LANGUAGES CXX)
+find_package(tapegrad REQUIRED)
+add_executable($name "$src")
+target_compile_features($name PRIVATE cxx_std_20)
+target_link_libraries($name PRIVATE tapegrad::tapegrad)
+CMAKE
+    cmake -S "$proj" -B "$proj/build" -DCMAKE_BUILD_TYPE=Release -Dtapegrad_DIR="$root/build" >/dev/null
+    cmake --build "$proj/build" -j"$(nproc)" --target "$name"
+    exec "$proj/build/$name" "$@"
+    ;;
   *)
-    echo "usage: $0 {run|test|bench} [args]" >&2
+    echo "usage: $0 {run|test|bench|script FILE.cpp [-- ARGS]} [args]" >&2
     exit 2
     ;;
 esac
