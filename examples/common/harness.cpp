@@ -13,20 +13,45 @@ namespace examples {
 
 using namespace tg;
 
+namespace {
+
+CLI::Validator number_check(std::string name, std::string rule, bool (*ok)(double)) {
+  return CLI::Validator(
+      [rule, ok](std::string& text) -> std::string {
+        try {
+          std::size_t used = 0;
+          const double v = std::stod(text, &used);
+          if (used == text.size() && ok(v)) return {};
+        } catch (const std::exception&) {
+        }
+        return "must be " + rule + ", got " + text;
+      },
+      name);
+}
+
+}  // namespace
+
+CLI::Validator positive() {
+  return number_check("POSITIVE", "a positive number", [](double v) { return v > 0.0; });
+}
+CLI::Validator non_negative() {
+  return number_check("NON-NEGATIVE", "zero or more", [](double v) { return v >= 0.0; });
+}
+CLI::Validator probability() {
+  return number_check("IN [0,1)", "a probability in [0, 1)",
+                      [](double v) { return v >= 0.0 && v < 1.0; });
+}
+
 void add_common_options(CLI::App& app, Options& o) {
-  app.add_option("--epochs", o.epochs, "training epochs")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  app.add_option("--epochs", o.epochs, "training epochs")->check(positive())->capture_default_str();
   app.add_option("--batch-size", o.batch_size, "samples per training batch")
-      ->check(CLI::PositiveNumber)
+      ->check(positive())
       ->capture_default_str();
-  app.add_option("--lr", o.lr, "(initial) learning rate")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+  app.add_option("--lr", o.lr, "(initial) learning rate")->check(positive())->capture_default_str();
   app.add_option("--seed", o.seed, "seed of every random draw (init, shuffling, dropout)")
       ->capture_default_str();
   app.add_option("--threads", o.threads, "threads for kernels and BLAS; 0: every core")
-      ->check(CLI::NonNegativeNumber)
+      ->check(non_negative())
       ->capture_default_str();
   app.add_option("--dataset", o.dataset, "fashion (Fashion-MNIST) or mnist (digits)")
       ->check(CLI::IsMember({"fashion", "mnist"}))

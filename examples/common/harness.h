@@ -47,6 +47,11 @@ struct Options {
   std::int64_t limit_test = -1;
 };
 
+// Option checks with short messages ("--lr: must be positive, got 0").
+CLI::Validator positive();
+CLI::Validator non_negative();
+CLI::Validator probability();  // in [0, 1)
+
 // Registers --epochs --batch-size --lr --seed --threads --data-dir --dataset --plot --csv
 // --limit-train --limit-test on `app`, showing `opts`' values as the defaults.
 void add_common_options(CLI::App& app, Options& opts);

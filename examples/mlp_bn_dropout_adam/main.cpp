@@ -47,10 +47,10 @@ int main(int argc, char** argv) {
   CLI::App app{"784-1024-512-10 ReLU MLP with batch norm, dropout, He init and Adam"};
   examples::add_common_options(app, opts);
   app.add_option("--dropout1", p1, "drop probability after the first hidden layer")
-      ->check(CLI::Range(0.0, 0.99))
+      ->check(examples::probability())
       ->capture_default_str();
   app.add_option("--dropout2", p2, "drop probability after the second hidden layer")
-      ->check(CLI::Range(0.0, 0.99))
+      ->check(examples::probability())
       ->capture_default_str();
   app.add_option("--weight-decay", weight_decay, "Adam's L2 penalty")->capture_default_str();
   CLI11_PARSE(app, argc, argv);

@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
   app.add_option("--momentum", momentum, "momentum of the SGD optimizer")->capture_default_str();
   app.add_option("--l2", l2, "L2 regularization strength (weights only)")->capture_default_str();
   app.add_option("--dropout", dropout, "drop probability after each hidden layer")
-      ->check(CLI::Range(0.0, 0.99))
+      ->check(examples::probability())
       ->capture_default_str();
   app.add_flag("--deep", deep, "use [784, 100, 30, 10] instead of [784, 30, 10]");
   app.add_flag("--augment", augment,

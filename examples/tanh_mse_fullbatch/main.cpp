@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"linear", "tanh"}))
       ->capture_default_str();
   app.add_option("--log-every", log_every, "print the metrics every N steps")
-      ->check(CLI::PositiveNumber)
+      ->check(examples::positive())
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   examples::setup(opts);

@@ -53,13 +53,13 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--momentum", momentum, "SGD momentum")->capture_default_str();
   app.add_option("--dropout", dropout, "drop probability after each tanh layer")
-      ->check(CLI::Range(0.0, 0.99))
+      ->check(examples::probability())
       ->capture_default_str();
   app.add_option("--eval-every", stopping.eval_every, "early stopping: validate every N epochs")
-      ->check(CLI::PositiveNumber)
+      ->check(examples::positive())
       ->capture_default_str();
   app.add_option("--patience", stopping.patience, "stop after N validations without improvement")
-      ->check(CLI::PositiveNumber)
+      ->check(examples::positive())
       ->capture_default_str();
   app.add_option("--val-size", val_size, "training samples held out for validation")
       ->capture_default_str();
