@@ -19,7 +19,7 @@ namespace {
 // with a zero dim passes check_shape however large its other dims are, and contiguous_strides
 // then overflows int64 (UB). Inputs whose header declares such a shape are skipped so the
 // fuzzer can look for other bugs; the case is pinned by
-// tests/fuzz/regressions/safetensors_stride_overflow.safetensors.
+// tests/fuzz/regressions/safetensors_stride_overflow.st.
 bool strides_overflow(const std::string& bytes) {
   if (bytes.size() < 8) return false;
   std::uint64_t n = 0;
@@ -42,7 +42,7 @@ bool strides_overflow(const std::string& bytes) {
 
 // Bit equality; empty tensors compare by shape and dtype only. KNOWN ISSUE (reported):
 // tg::equal passes the null data pointers of empty tensors to memcmp (UB), pinned by
-// tests/fuzz/regressions/safetensors_empty_tensor.safetensors.
+// tests/fuzz/regressions/safetensors_empty_tensor.st.
 bool same(const tg::Tensor& a, const tg::Tensor& b) {
   if (a.numel() == 0 || b.numel() == 0) return a.shape() == b.shape() && a.dtype() == b.dtype();
   return tg::equal(a, b);

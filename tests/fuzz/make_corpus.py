@@ -67,19 +67,19 @@ f32 = ("w", "F32", [2, 2], struct.pack("<4f", 1.0, -2.0, 0.5, 3.0))
 f64 = ("b", "F64", [2], struct.pack("<2d", 0.25, -1e-300))
 i64 = ("step", "I64", [], struct.pack("<q", 1234))
 u8 = ("mask", "U8", [3], bytes([0, 1, 255]))
-write("corpus_safetensors", "model.safetensors",
+write("corpus_safetensors", "model.st",
       safetensors([f64, f32, i64, u8], {"format": "pt", "step": "7"}))
-write("corpus_safetensors", "empty.safetensors", safetensors([]))
-write("corpus_safetensors", "zero_size.safetensors", safetensors([("e", "F32", [0, 3], b"")]))
-write("corpus_safetensors", "unpadded.safetensors", safetensors([u8], pad=False))
-write("corpus_safetensors", "optimizer.safetensors",
+write("corpus_safetensors", "empty.st", safetensors([]))
+write("corpus_safetensors", "zero_size.st", safetensors([("e", "F32", [0, 3], b"")]))
+write("corpus_safetensors", "unpadded.st", safetensors([u8], pad=False))
+write("corpus_safetensors", "optimizer.st",
       safetensors([("state.0.exp_avg", "F32", [3], struct.pack("<3f", 0.1, 0.2, 0.3)),
                    ("param_groups.0.lr", "F64", [], struct.pack("<d", 1e-3))]))
 # near-valid: a gap between tensors, a trailing byte, an unknown dtype, a truncated file
 good = safetensors([f32, u8])
-write("corpus_safetensors", "trailing.safetensors", good + b"\x00")
-write("corpus_safetensors", "truncated.safetensors", good[:-2])
-write("corpus_safetensors", "bf16.safetensors", safetensors([("h", "BF16", [2], b"\x80\x3f\x00\x40")]))
+write("corpus_safetensors", "trailing.st", good + b"\x00")
+write("corpus_safetensors", "truncated.st", good[:-2])
+write("corpus_safetensors", "bf16.st", safetensors([("h", "BF16", [2], b"\x80\x3f\x00\x40")]))
 gap = json.dumps({"a": {"dtype": "U8", "shape": [2], "data_offsets": [0, 2]},
                   "b": {"dtype": "U8", "shape": [2], "data_offsets": [3, 5]}}).encode()
-write("corpus_safetensors", "gap.safetensors", struct.pack("<Q", len(gap)) + gap + b"abcde")
+write("corpus_safetensors", "gap.st", struct.pack("<Q", len(gap)) + gap + b"abcde")
