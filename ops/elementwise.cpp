@@ -2,12 +2,15 @@
 // are written with differentiable ops, so they can be differentiated again (create_graph).
 #include "tapegrad/ops/elementwise.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numbers>
 #include <type_traits>
 
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/ops/kernels/elementwise.h"
+#include "tapegrad/ops/kernels/reduce.h"
 #include "tapegrad/ops/kernels/vec_math.h"
 
 namespace tg {
@@ -223,7 +226,22 @@ Tensor pow(const Tensor& x, double p) {
 }
 
 Tensor pow(const Tensor& a, const Tensor& b) {
-  Tensor y = kernels::binary("pow", a, b, [](auto x, auto z) { return std::pow(x, z); });
+  const Dtype dtype = promote_types(a.dtype(), b.dtype());
+  if (!is_floating(dtype))
+    TG_CHECK(!kernels::any_true(b < 0.0), "pow: ",
+             "integers to negative integer powers are not allowed (use a floating-point base)");
+  Tensor y = kernels::binary("pow", a, b, [](auto x, auto z) {
+    using T = decltype(x);
+    if constexpr (std::is_floating_point_v<T>) {
+      return std::pow(x, z);
+    } else {  // exact integer power by squaring, wrapping on overflow like PyTorch
+      using U = std::make_unsigned_t<T>;
+      U result = 1, base = static_cast<U>(x);
+      for (auto e = static_cast<std::uint64_t>(z); e > 0; e >>= 1, base *= base)
+        if (e & 1) result *= base;
+      return static_cast<T>(result);
+    }
+  });
   return record("pow_tensor", {a, b}, y, {a, b, y}, [](const Tensor& g, const Saved& s) {
     const Tensor base = s[0], e = s[1];
     Tensor ga, gb;
@@ -301,9 +319,23 @@ Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi
   // lo is applied first, so min > max gives max everywhere (like PyTorch); NaN stays NaN.
   Tensor y = kernels::unary_same(xin, [=](auto v) {
     using T = decltype(v);
-    if (has_lo && v < static_cast<T>(l)) v = static_cast<T>(l);
-    if (has_hi && v > static_cast<T>(h)) v = static_cast<T>(h);
-    return v;
+    if constexpr (std::is_floating_point_v<T>) {
+      if (has_lo && v < static_cast<T>(l)) v = static_cast<T>(l);
+      if (has_hi && v > static_cast<T>(h)) v = static_cast<T>(h);
+      return v;
+    } else {  // integers: compare in double and saturate the bounds, so nothing out of T's
+              // range is ever cast to T
+      auto saturate = [](double b) {
+        if (b <= static_cast<double>(std::numeric_limits<T>::lowest()))
+          return std::numeric_limits<T>::lowest();
+        if (b >= static_cast<double>(std::numeric_limits<T>::max()))
+          return std::numeric_limits<T>::max();
+        return static_cast<T>(b);
+      };
+      if (has_lo && static_cast<double>(v) < l) v = saturate(l);
+      if (has_hi && static_cast<double>(v) > h) v = saturate(h);
+      return v;
+    }
   });
   return record("clamp", {xin}, y, {xin}, [=](const Tensor& g, const Saved& s) {
     const Tensor pass = kernels::binary_in("clamp", s[0], g, g.dtype(), [=](auto v, auto) {

@@ -451,3 +451,25 @@ BOOST_AUTO_TEST_CASE(scalar_operands_take_the_same_values_as_full_tensors) {
   // Both operands one element: the result is one element too.
   BOOST_TEST((maximum(s, one).shape() == Shape{1, 1}));
 }
+
+BOOST_AUTO_TEST_CASE(integer_pow_and_clamp_are_exact_and_never_overflow_a_cast) {
+  const Tensor base = tensor({2, 3, -2, 10}, kInt64), e = tensor({10, 3, 3, 0}, kInt64);
+  const Tensor p = pow(base, e);
+  BOOST_TEST(p.dtype() == kInt64);
+  BOOST_TEST(p.to_vector<std::int64_t>() == std::vector<std::int64_t>({1024, 27, -8, 1}));
+  // 3^39 does not fit a double exactly; the integer path is exact.
+  BOOST_TEST(pow(tensor({3}, kInt64), tensor({39}, kInt64)).item<std::int64_t>() ==
+             4052555153018976267LL);
+  BOOST_TEST(contains(error_of([&] { pow(base, tensor({-1}, kInt64)); }),
+                      "pow: integers to negative integer powers"));
+  // Bounds outside the dtype's range saturate instead of wrapping.
+  const Tensor u = tensor({0, 100, 255}, kUInt8);
+  BOOST_TEST(clamp(u, -5.0, 300.0).to_vector<std::uint8_t>() ==
+             std::vector<std::uint8_t>({0, 100, 255}));
+  BOOST_TEST(clamp(u, 300.0, std::nullopt).to_vector<std::uint8_t>() ==
+             std::vector<std::uint8_t>({255, 255, 255}));
+  const std::int64_t big = (std::int64_t{1} << 60) + 1;  // not representable in a double
+  BOOST_TEST(
+      clamp(from_vector(std::vector<std::int64_t>{big}), 0.0, std::nullopt).item<std::int64_t>() ==
+      big);
+}

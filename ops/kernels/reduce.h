@@ -36,7 +36,8 @@ Tensor var(const Tensor& x, const std::vector<std::int64_t>& dims, double correc
 Tensor logsumexp(const Tensor& x, const std::vector<std::int64_t>& dims, bool keepdim);
 // Running sum along dim (from the end when reverse); integers sum to int64.
 Tensor cumsum(const Tensor& x, std::int64_t dim, bool reverse);
-// True when some element of x equals zero.
+// True when some element of x equals zero / is non-zero.
 bool any_zero(const Tensor& x);
+bool any_true(const Tensor& x);
 
 }  // namespace tg::kernels

@@ -351,14 +351,24 @@ Tensor cumsum(const Tensor& x, std::int64_t dim, bool reverse) {
   return out;
 }
 
-bool any_zero(const Tensor& x) {
+namespace {
+template <typename Pred>
+bool any_of(const Tensor& x, Pred pred) {
   bool found = false;
   dispatch(x.dtype(), [&]<typename T>() {
     const Tensor flat = x.is_contiguous() ? x : x.detach().contiguous();
     const T* p = flat.data_ptr<T>();
-    for (std::int64_t i = 0; i < flat.numel() && !found; ++i) found = p[i] == T(0);
+    for (std::int64_t i = 0; i < flat.numel() && !found; ++i) found = pred(p[i]);
   });
   return found;
+}
+}  // namespace
+
+bool any_zero(const Tensor& x) {
+  return any_of(x, [](auto v) { return v == decltype(v)(0); });
+}
+bool any_true(const Tensor& x) {
+  return any_of(x, [](auto v) { return v != decltype(v)(0); });
 }
 
 }  // namespace tg::kernels
