@@ -1,7 +1,6 @@
 #include "common/harness.h"
 
 #include <cmath>
-#include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <iomanip>
@@ -27,6 +26,11 @@ CLI::Validator number_check(std::string name, std::string rule, bool (*ok)(doubl
         return "must be " + rule + ", got " + text;
       },
       name);
+}
+
+CLI::Validator count_or_all() {
+  return number_check("COUNT|-1", "-1 (all) or a positive count",
+                      [](double v) { return v == -1.0 || (v >= 1.0 && v == std::floor(v)); });
 }
 
 }  // namespace
@@ -63,8 +67,10 @@ void add_common_options(CLI::App& app, Options& o) {
       ->capture_default_str();
   app.add_option("--csv", o.csv, "CSV of the per-epoch metrics; '' skips")->capture_default_str();
   app.add_option("--limit-train", o.limit_train, "use only the first N training samples; -1: all")
+      ->check(count_or_all())
       ->capture_default_str();
   app.add_option("--limit-test", o.limit_test, "use only the first N test samples; -1: all")
+      ->check(count_or_all())
       ->capture_default_str();
 }
 
