@@ -61,7 +61,5 @@ class TrainingLog {
   std::size_t printed_columns_ = 0;          // columns in the header printed last
 };
 
-// Writes `contents` to `path` atomically: a temp file in the same directory, then rename.
-void write_file_atomic(const std::filesystem::path& path, const std::string& contents);
 
 }  // namespace tg
