@@ -141,7 +141,8 @@ BOOST_AUTO_TEST_CASE(every_dtype_and_shape_round_trips_exactly) {
     BOOST_TEST(b.dtype() == t.dtype());
     // Bitwise, NaN included.
     const Tensor c = t.contiguous();
-    BOOST_TEST(std::memcmp(b.raw_data(), c.raw_data(), c.nbytes()) == 0, "tensor " << k);
+    const bool same = c.nbytes() == 0 || std::memcmp(b.raw_data(), c.raw_data(), c.nbytes()) == 0;
+    BOOST_TEST(same, "tensor " << k);
   }
   BOOST_TEST(meta_out == meta_in);
 }
