@@ -9,6 +9,7 @@
 #include <cstring>
 #include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
 using namespace tg;
@@ -162,6 +163,53 @@ BOOST_AUTO_TEST_CASE(kernels_agree_on_one_and_two_threads) {
     const Tensor r2 = op.f();
     check_same(equal(r1, r2), op.known_issue, op.name);
   }
+}
+
+// A network without randomness in its forward pass, for the thread test below.
+struct Plain : nn::Module {
+  nn::Linear fc1{64, 256}, fc2{256, 10};
+  Plain() { register_modules({{"fc1", fc1}, {"fc2", fc2}}); }
+  Tensor forward(const Tensor& x) override { return fc2(relu(fc1(x))); }
+};
+
+std::vector<float> plain_steps(Plain& net, const Tensor& x, const Tensor& y, bool eval_between) {
+  optim::SGD opt(net.parameters(), {.lr = 0.05, .momentum = 0.9});
+  std::vector<float> losses;
+  for (int i = 0; i < 6; ++i) {
+    Tensor loss = F::cross_entropy(net(x), y);
+    opt.zero_grad();
+    loss.backward();
+    opt.step();
+    losses.push_back(loss.item<float>());
+    if (eval_between) {  // grad mode is per thread: this must not disturb the other thread
+      NoGradGuard no_grad;
+      net(x).sum();
+    }
+  }
+  return losses;
+}
+
+// Two user threads train their own copies of one network at the same time (one of them also
+// evaluating under no_grad between steps): each gets exactly the single-threaded losses. Under
+// ThreadSanitizer (.ci/sanitize.sh) this drives the library's shared state (grad mode, autograd
+// nodes, the storage cache and counters, TBB and BLAS) from several threads at once.
+BOOST_AUTO_TEST_CASE(independent_user_threads) {
+  RestoreThreads restore;
+  set_num_threads(2);
+  manual_seed(21);
+  const Tensor x = randn({256, 64});
+  const Tensor y = randint(0, 10, {256});
+  Plain reference, a, b;  // all initialized here, on one thread: no RNG use inside the threads
+  a.load_state_dict(reference.state_dict());
+  b.load_state_dict(reference.state_dict());
+  const std::vector<float> expected = plain_steps(reference, x, y, false);
+  std::vector<float> got_a, got_b;
+  std::thread ta([&] { got_a = plain_steps(a, x, y, true); });
+  std::thread tb([&] { got_b = plain_steps(b, x, y, false); });
+  ta.join();
+  tb.join();
+  BOOST_TEST(first_difference(got_a, expected) == -1);
+  BOOST_TEST(first_difference(got_b, expected) == -1);
 }
 
 // The same run frees what it allocated: no tensor or storage outlives it.
