@@ -6,8 +6,7 @@
 #include <atomic>
 #include <cmath>
 #include <queue>
-#include <unordered_map>
-#include <unordered_set>
+#include <span>
 
 #include "tapegrad/ops/elementwise.h"
 
@@ -39,7 +38,14 @@ namespace {
 
 class FunctionNode final : public Node {
  public:
-  FunctionNode(std::string name, MultiBackwardFn fn) : name_(std::move(name)), fn_(std::move(fn)) {}
+  // One output (most ops) or several; the single-output form calls its closure directly.
+  FunctionNode(std::string name, BackwardFn fn) : name_(std::move(name)), single_(std::move(fn)) {
+    forward_trace = name_;
+  }
+  FunctionNode(std::string name, MultiBackwardFn fn)
+      : name_(std::move(name)), multi_(std::move(fn)) {
+    forward_trace = name_;
+  }
   std::string_view name() const override { return name_; }
 
   grads apply(grads&& grad_outputs) override {
@@ -48,8 +54,8 @@ class FunctionNode final : public Node {
           name_, ": trying to backward through the graph a second time (its saved tensors were ",
           "freed by the first backward); pass retain_graph=true to the first backward call"));
     for (std::size_t i = 0; i < saved_.size(); ++i) saved_[i].check_version(name_, i);
-    const Saved saved(saved_, next_edges, shared_from_this());
-    return fn_(grad_outputs, saved);
+    const Saved saved(saved_, next_edges, *this);
+    return single_ ? single_(grad_outputs[0], saved) : multi_(grad_outputs, saved);
   }
 
   void release() override {
@@ -65,7 +71,8 @@ class FunctionNode final : public Node {
 
  private:
   std::string name_;
-  MultiBackwardFn fn_;
+  BackwardFn single_;
+  MultiBackwardFn multi_;
   std::vector<SavedTensor> saved_;
   bool released_ = false;
   bool had_saved_ = false;
@@ -117,13 +124,12 @@ SavedTensor::SavedTensor(const Tensor& t, bool is_output, std::uint32_t output_n
   data_ = is_output ? t.detach() : t;
 }
 
-Tensor SavedTensor::unpack(const std::shared_ptr<Node>& owner) const {
-  if (!data_.defined() || !is_output_) return data_;
-  Tensor t = data_.detach();
-  if (GradMode::is_enabled()) {  // create_graph: the saved output differentiates through owner
-    t.impl()->grad_fn = owner;
-    t.impl()->output_nr = output_nr_;
-  }
+Tensor SavedTensor::unpack(Node& owner) const {
+  // Without create_graph the detached alias itself will do: no new handle.
+  if (!data_.defined() || !is_output_ || !GradMode::is_enabled()) return data_;
+  Tensor t = data_.detach();  // create_graph: the saved output differentiates through owner
+  t.impl()->grad_fn = owner.shared_from_this();
+  t.impl()->output_nr = output_nr_;
   return t;
 }
 
@@ -173,23 +179,26 @@ Edge gradient_edge(const Tensor& t) {
   return {acc, 0};
 }
 
-std::vector<Tensor> record_multi(std::string op, const std::vector<Tensor>& inputs,
-                                 std::vector<Tensor> outputs, const std::vector<Tensor>& saved,
-                                 MultiBackwardFn backward) {
-  if (DetectAnomalyGuard::is_enabled() && !g_in_backward)
-    for (const auto& out : outputs)
-      TG_CHECK(!has_non_finite(out), op, ": forward produced NaN or Inf (anomaly detection)");
-  if (!needs_grad(inputs)) return outputs;
-  auto node = std::make_shared<FunctionNode>(op, std::move(backward));
+namespace {
+void check_forward_finite(std::string_view op, std::span<const Tensor> outputs) {
+  if (!DetectAnomalyGuard::is_enabled() || g_in_backward) return;
+  for (const auto& out : outputs)
+    TG_CHECK(!has_non_finite(out), op, ": forward produced NaN or Inf (anomaly detection)");
+}
+
+// Wires `node` between the inputs and the outputs, and keeps the saved tensors.
+void attach(const std::shared_ptr<FunctionNode>& node, std::span<const Tensor> inputs,
+            std::span<Tensor> outputs, std::span<const Tensor> saved) {
   node->sequence_nr = g_sequence.fetch_add(1, std::memory_order_relaxed);
   node->next_edges.reserve(inputs.size());
+  node->input_meta.reserve(inputs.size());
   for (const auto& in : inputs) {
     if (in.defined() && in.requires_grad()) {
       node->next_edges.push_back(gradient_edge(in));
       node->input_meta.push_back({in.shape(), in.dtype()});
     } else {
-      node->next_edges.push_back({});
-      node->input_meta.push_back({});
+      node->next_edges.emplace_back();
+      node->input_meta.emplace_back();
     }
   }
   std::vector<SavedTensor> saved_tensors;
@@ -202,7 +211,7 @@ std::vector<Tensor> record_multi(std::string op, const std::vector<Tensor>& inpu
                                static_cast<std::uint32_t>(std::max<std::int64_t>(out_index, 0)));
   }
   node->set_saved(std::move(saved_tensors));
-  node->forward_trace = op;
+  node->output_meta.reserve(outputs.size());
   for (std::size_t j = 0; j < outputs.size(); ++j) {
     Tensor& out = outputs[j];
     node->output_meta.push_back({out.shape(), out.dtype()});
@@ -210,22 +219,26 @@ std::vector<Tensor> record_multi(std::string op, const std::vector<Tensor>& inpu
     out.impl()->grad_fn = node;
     out.impl()->output_nr = static_cast<std::uint32_t>(j);
   }
+}
+}  // namespace
+
+std::vector<Tensor> record_multi(std::string op, const std::vector<Tensor>& inputs,
+                                 std::vector<Tensor> outputs, const std::vector<Tensor>& saved,
+                                 MultiBackwardFn backward) {
+  check_forward_finite(op, outputs);
+  if (!needs_grad(inputs)) return outputs;
+  auto node = std::make_shared<FunctionNode>(std::move(op), std::move(backward));
+  attach(node, inputs, outputs, saved);
   return outputs;
 }
 
 Tensor record(const char* op, std::initializer_list<Tensor> inputs, Tensor output,
               std::initializer_list<Tensor> saved, BackwardFn backward) {
-  if (!needs_grad(inputs)) {
-    if (DetectAnomalyGuard::is_enabled() && !g_in_backward)
-      TG_CHECK(!has_non_finite(output), op, ": forward produced NaN or Inf (anomaly detection)");
-    return output;
-  }
-  auto outs = record_multi(op, std::vector<Tensor>(inputs), {std::move(output)},
-                           std::vector<Tensor>(saved),
-                           [fn = std::move(backward)](const grads& g, const Saved& s) {
-                             return fn(g[0], s);
-                           });
-  return outs[0];
+  check_forward_finite(op, {&output, 1});
+  if (!needs_grad(inputs)) return output;
+  auto node = std::make_shared<FunctionNode>(op, std::move(backward));
+  attach(node, {inputs.begin(), inputs.size()}, {&output, 1}, {saved.begin(), saved.size()});
+  return output;
 }
 
 Tensor record(const char* op, std::initializer_list<Tensor> inputs, Tensor output,
@@ -242,9 +255,47 @@ struct Root {
 };
 
 void accumulate(grads& buffer, std::uint32_t slot, Tensor g) {
-  if (!buffer[slot].defined()) buffer[slot] = std::move(g);
-  else buffer[slot] = buffer[slot] + g;
+  if (!buffer[slot].defined())
+    buffer[slot] = std::move(g);
+  else
+    buffer[slot] = buffer[slot] + g;
 }
+
+// Node* -> dense index (open addressing). The engine keeps its per-node state in plain vectors
+// indexed by it, so a backward pass costs a handful of allocations, not a few per node.
+class NodeIndex {
+ public:
+  static constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+
+  // The node's index, and whether it was new.
+  std::pair<std::size_t, bool> insert(Node* n) {
+    if ((nodes_.size() + 1) * 2 > slots_.size()) grow();
+    const std::size_t s = slot_of(n);
+    if (slots_[s] != kNone) return {slots_[s], false};
+    slots_[s] = nodes_.size();
+    nodes_.push_back(n);
+    return {nodes_.size() - 1, true};
+  }
+  std::size_t find(Node* n) const { return slots_.empty() ? kNone : slots_[slot_of(n)]; }
+  Node* node(std::size_t i) const { return nodes_[i]; }
+  std::size_t size() const { return nodes_.size(); }
+
+ private:
+  std::size_t slot_of(Node* n) const {
+    const std::size_t mask = slots_.size() - 1;
+    auto h = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(n));
+    h = (h ^ (h >> 29)) * 0xBF58476D1CE4E5B9ull;
+    std::size_t s = static_cast<std::size_t>(h ^ (h >> 32)) & mask;
+    while (slots_[s] != kNone && nodes_[slots_[s]] != n) s = (s + 1) & mask;
+    return s;
+  }
+  void grow() {
+    slots_.assign(std::max<std::size_t>(16, slots_.size() * 2), kNone);
+    for (std::size_t i = 0; i < nodes_.size(); ++i) slots_[slot_of(nodes_[i])] = i;
+  }
+  std::vector<std::size_t> slots_;  // power-of-two size, at most half full
+  std::vector<Node*> nodes_;
+};
 
 // Runs the graph below `roots`. With `targets`, returns the gradient flowing into each target
 // edge instead of accumulating into leaves.
@@ -252,59 +303,73 @@ std::vector<Tensor> execute(const std::vector<Root>& roots, const std::vector<Ed
                             bool keep_graph, bool create_graph) {
   const bool capture = !targets.empty();
   // Discover the graph and count, for every node, the edges that point to it.
-  std::unordered_map<Node*, int> deps;
+  NodeIndex index;
+  std::vector<int> deps;
   std::vector<Node*> stack;
-  std::unordered_set<Node*> seen;
   for (const auto& r : roots)
-    if (seen.insert(r.edge.node.get()).second) stack.push_back(r.edge.node.get());
-  std::vector<Node*> discovered;
+    if (index.insert(r.edge.node.get()).second) stack.push_back(r.edge.node.get());
   while (!stack.empty()) {
     Node* n = stack.back();
     stack.pop_back();
-    discovered.push_back(n);
     for (const auto& e : n->next_edges) {
       if (!e.node) continue;
-      ++deps[e.node.get()];
-      if (seen.insert(e.node.get()).second) stack.push_back(e.node.get());
+      const auto [j, fresh] = index.insert(e.node.get());
+      if (deps.size() <= j) deps.resize(j + 1, 0);
+      ++deps[j];
+      if (fresh) stack.push_back(e.node.get());
     }
   }
+  const std::size_t count = index.size();
+  deps.resize(count, 0);
 
   // With targets: run a node only if some target lies below it.
-  std::unordered_map<Node*, std::vector<std::pair<std::uint32_t, std::size_t>>> captures;
-  std::unordered_set<Node*> runs;
+  std::vector<std::vector<std::pair<std::uint32_t, std::size_t>>> captures;
+  std::vector<char> runs;
   if (capture) {
-    for (std::size_t i = 0; i < targets.size(); ++i)
-      if (targets[i].node) captures[targets[i].node.get()].emplace_back(targets[i].input_nr, i);
+    captures.resize(count);
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+      if (!targets[i].node) continue;
+      const std::size_t j = index.find(targets[i].node.get());
+      if (j != NodeIndex::kNone) captures[j].emplace_back(targets[i].input_nr, i);
+    }
     // Topological order (Kahn), then a reverse sweep marks nodes that reach a target.
-    std::unordered_map<Node*, int> indeg = deps;
-    std::vector<Node*> order;
-    for (Node* n : discovered)
-      if (!indeg.count(n)) order.push_back(n);
-    for (std::size_t i = 0; i < order.size(); ++i)
-      for (const auto& e : order[i]->next_edges)
-        if (e.node && --indeg[e.node.get()] == 0) order.push_back(e.node.get());
-    std::unordered_set<Node*> reaches;
+    std::vector<int> indeg = deps;
+    std::vector<std::size_t> order;
+    for (std::size_t i = 0; i < count; ++i)
+      if (indeg[i] == 0) order.push_back(i);
+    for (std::size_t o = 0; o < order.size(); ++o)
+      for (const auto& e : index.node(order[o])->next_edges)
+        if (e.node) {
+          const std::size_t j = index.find(e.node.get());
+          if (--indeg[j] == 0) order.push_back(j);
+        }
+    std::vector<char> reaches(count, 0);
+    runs.assign(count, 0);
     for (auto it = order.rbegin(); it != order.rend(); ++it) {
-      Node* n = *it;
       bool below = false;
-      for (const auto& e : n->next_edges) below = below || (e.node && reaches.count(e.node.get()));
-      if (below) runs.insert(n);
-      if (below || captures.count(n)) reaches.insert(n);
+      for (const auto& e : index.node(*it)->next_edges)
+        below = below || (e.node && reaches[index.find(e.node.get())]);
+      runs[*it] = below;
+      reaches[*it] = below || !captures[*it].empty();
     }
   }
 
-  std::unordered_map<Node*, grads> buffers;
-  auto buffer_of = [&](Node* n) -> grads& {
-    auto& b = buffers[n];
-    if (b.empty()) b.resize(std::max<std::size_t>(n->output_meta.size(), 1));
+  std::vector<grads> buffers(count);
+  auto buffer_of = [&](std::size_t i) -> grads& {
+    auto& b = buffers[i];
+    if (b.empty()) b.resize(std::max<std::size_t>(index.node(i)->output_meta.size(), 1));
     return b;
   };
-  for (const auto& r : roots) accumulate(buffer_of(r.edge.node.get()), r.edge.input_nr, r.grad);
+  for (const auto& r : roots)
+    accumulate(buffer_of(index.find(r.edge.node.get())), r.edge.input_nr, r.grad);
 
-  auto later_first = [](Node* a, Node* b) { return a->sequence_nr < b->sequence_nr; };
-  std::priority_queue<Node*, std::vector<Node*>, decltype(later_first)> ready(later_first);
-  for (Node* n : seen)
-    if (!deps.count(n)) ready.push(n);
+  auto later_first = [&](std::size_t a, std::size_t b) {
+    return index.node(a)->sequence_nr < index.node(b)->sequence_nr;
+  };
+  std::priority_queue<std::size_t, std::vector<std::size_t>, decltype(later_first)> ready(
+      later_first);
+  for (std::size_t i = 0; i < count; ++i)
+    if (deps[i] == 0) ready.push(i);
 
   std::vector<Tensor> captured(targets.size());
   const bool prev_mode = GradMode::is_enabled();
@@ -314,10 +379,11 @@ std::vector<Tensor> execute(const std::vector<Root>& roots, const std::vector<Ed
   } restore{prev_mode};
 
   while (!ready.empty()) {
-    Node* n = ready.top();
+    const std::size_t ni = ready.top();
     ready.pop();
-    grads in = std::move(buffer_of(n));
-    buffers.erase(n);
+    Node* n = index.node(ni);
+    grads in = std::move(buffer_of(ni));
+    buffers[ni] = grads();
 
     for (const auto& h : n->pre_hooks) {
       if (h.output_nr < in.size() && in[h.output_nr].defined()) {
@@ -332,15 +398,12 @@ std::vector<Tensor> execute(const std::vector<Root>& roots, const std::vector<Ed
       Tensor g = create_graph ? in[slot] : in[slot].detach();
       impl->grad = impl->grad ? (Tensor(impl->grad).detach() + g).impl_ptr() : g.impl_ptr();
     }
-    if (capture) {
-      auto it = captures.find(n);
-      if (it != captures.end())
-        for (const auto& [slot, index] : it->second) captured[index] = in[slot];
-    }
+    if (capture)
+      for (const auto& [slot, which] : captures[ni]) captured[which] = in[slot];
 
     bool any = false;
     for (const auto& g : in) any = any || g.defined();
-    const bool run = any && (!capture || runs.count(n));
+    const bool run = any && (!capture || runs[ni]);
     grads out;
     if (run) {
       for (std::size_t k = 0; k < in.size(); ++k)
@@ -368,6 +431,7 @@ std::vector<Tensor> execute(const std::vector<Root>& roots, const std::vector<Ed
     for (std::size_t i = 0; i < n->next_edges.size(); ++i) {
       const Edge& e = n->next_edges[i];
       if (!e.node) continue;
+      const std::size_t j = index.find(e.node.get());
       if (i < out.size() && out[i].defined()) {
         Tensor g = std::move(out[i]);
         const auto& meta = n->input_meta[i];
@@ -383,9 +447,9 @@ std::vector<Tensor> execute(const std::vector<Root>& roots, const std::vector<Ed
         }
         if (g.dtype() != meta.dtype) g = g.to(meta.dtype);
         GradMode::set_enabled(prev_mode);
-        accumulate(buffer_of(e.node.get()), e.input_nr, std::move(g));
+        accumulate(buffer_of(j), e.input_nr, std::move(g));
       }
-      if (--deps[e.node.get()] == 0) ready.push(e.node.get());
+      if (--deps[j] == 0) ready.push(j);
     }
     if (!keep_graph) n->release();
   }

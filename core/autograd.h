@@ -47,9 +47,9 @@ class SavedTensor {
  public:
   SavedTensor() = default;
   SavedTensor(const Tensor& t, bool is_output, std::uint32_t output_nr = 0);
-  // Rebuilds the tensor; for a saved output, re-attaches it to `owner` so that create_graph
-  // can differentiate through it.
-  Tensor unpack(const std::shared_ptr<Node>& owner) const;
+  // Rebuilds the tensor; for a saved output under create_graph, re-attaches it to `owner` so
+  // that the second backward can differentiate through it.
+  Tensor unpack(Node& owner) const;
   void check_version(std::string_view op, std::size_t index) const;
 
  private:
@@ -69,10 +69,10 @@ class Node : public std::enable_shared_from_this<Node> {
   virtual void release() {}
   virtual bool released() const { return false; }
 
-  std::vector<Edge> next_edges;          // one per input
-  std::vector<TensorMeta> input_meta;    // gradients are summed back to these shapes
-  std::vector<TensorMeta> output_meta;   // missing output gradients become zeros of these
-  std::uint64_t sequence_nr = 0;         // creation order; later nodes run first
+  std::vector<Edge> next_edges;         // one per input
+  std::vector<TensorMeta> input_meta;   // gradients are summed back to these shapes
+  std::vector<TensorMeta> output_meta;  // missing output gradients become zeros of these
+  std::uint64_t sequence_nr = 0;        // creation order; later nodes run first
 
   struct PreHook {
     std::uint32_t output_nr;
@@ -81,16 +81,16 @@ class Node : public std::enable_shared_from_this<Node> {
   };
   std::vector<PreHook> pre_hooks;  // hooks of non-leaf tensors (this node's outputs)
   std::vector<std::pair<std::uint32_t, std::weak_ptr<TensorImpl>>> retained;  // retain_grad
-  // Name of the forward op for error messages (set for FunctionNode; leaf sinks say so).
-  std::string forward_trace;
+  // Name of the forward op that recorded this node, for error messages (a view of a string the
+  // node owns; empty for leaf sinks).
+  std::string_view forward_trace;
 };
 
 // What a backward closure receives besides the output gradient(s).
 class Saved {
  public:
-  Saved(const std::vector<SavedTensor>& saved, const std::vector<Edge>& edges,
-        std::shared_ptr<Node> owner)
-      : saved_(saved), edges_(edges), owner_(std::move(owner)) {}
+  Saved(const std::vector<SavedTensor>& saved, const std::vector<Edge>& edges, Node& owner)
+      : saved_(saved), edges_(edges), owner_(owner) {}
   Tensor operator[](std::size_t i) const;
   std::size_t size() const { return saved_.size(); }
   bool needs_grad(std::size_t input) const;
@@ -98,7 +98,7 @@ class Saved {
  private:
   const std::vector<SavedTensor>& saved_;
   const std::vector<Edge>& edges_;
-  std::shared_ptr<Node> owner_;
+  Node& owner_;
 };
 
 using BackwardFn = std::function<grads(const Tensor& grad, const Saved& saved)>;

@@ -2,10 +2,13 @@
 
 #include <sys/mman.h>
 
+#include <array>
 #include <atomic>
+#include <bit>
 #include <map>
 #include <mutex>
 #include <new>
+#include <vector>
 
 #include "tapegrad/core/error.h"
 
@@ -83,6 +86,84 @@ class LargeBlockCache {
   std::size_t cached_ = 0;
 };
 
+// Small blocks: a free list per power-of-two size class and thread. Small models make many tiny
+// tensors per op (scalars, biases, per-batch statistics), and malloc's aligned path (memalign)
+// skips its fast per-thread cache; reusing blocks here takes that off every op. Sanitizer builds
+// skip the cache so that AddressSanitizer sees every use after free.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kCacheSmallBlocks = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kCacheSmallBlocks = false;
+#else
+constexpr bool kCacheSmallBlocks = true;
+#endif
+#else
+constexpr bool kCacheSmallBlocks = true;
+#endif
+constexpr std::size_t kMinSmallBlock = 64;
+// Classes of 64 B, 128 B, ..., 64 KiB: every size below kLargeBlock has one.
+constexpr std::size_t kSmallClasses = 11;
+constexpr std::size_t kMaxBlocksPerClass = 64;
+constexpr std::size_t kMaxBytesPerClass = std::size_t{1} << 20;  // per thread
+static_assert((kMinSmallBlock << (kSmallClasses - 1)) == kLargeBlock);
+
+std::size_t small_class(std::size_t nbytes) {
+  return nbytes <= kMinSmallBlock ? 0
+                                  : std::bit_width(nbytes - 1) - std::bit_width(kMinSmallBlock - 1);
+}
+
+void* new_aligned(std::size_t nbytes) {
+  try {
+    return ::operator new(nbytes, kAlignment);
+  } catch (const std::bad_alloc&) {
+    throw Error(detail::concat("allocation of ", nbytes, " bytes failed (out of memory)"));
+  }
+}
+
+thread_local bool t_small_cache_gone = false;  // set once this thread's cache is destroyed
+
+struct SmallBlockCache {
+  std::array<std::vector<void*>, kSmallClasses> free;
+  ~SmallBlockCache() {
+    release();
+    t_small_cache_gone = true;  // storages freed later on this thread go straight to the heap
+  }
+  void release() {
+    for (auto& blocks : free) {
+      for (void* p : blocks) ::operator delete(p, kAlignment);
+      blocks.clear();
+    }
+  }
+};
+thread_local SmallBlockCache t_small_cache;
+
+void* take_small(std::size_t nbytes) {
+  const std::size_t c = small_class(nbytes);
+  if (kCacheSmallBlocks && !t_small_cache_gone) {
+    auto& blocks = t_small_cache.free[c];
+    if (!blocks.empty()) {
+      void* p = blocks.back();
+      blocks.pop_back();
+      return p;
+    }
+  }
+  return new_aligned(kMinSmallBlock << c);
+}
+
+void give_back_small(void* p, std::size_t nbytes) {
+  if (kCacheSmallBlocks && !t_small_cache_gone) {
+    const std::size_t c = small_class(nbytes);
+    auto& blocks = t_small_cache.free[c];
+    if (blocks.size() < kMaxBlocksPerClass &&
+        (blocks.size() + 1) * (kMinSmallBlock << c) <= kMaxBytesPerClass) {
+      blocks.push_back(p);
+      return;
+    }
+  }
+  ::operator delete(p, kAlignment);
+}
+
 LargeBlockCache& large_cache() {
   static auto* cache = new LargeBlockCache();  // leaked on purpose: storages may outlive statics
   return *cache;
@@ -94,23 +175,22 @@ Storage::Storage(std::size_t nbytes) : nbytes_(nbytes) {
   if (nbytes >= kLargeBlock) {
     data_ = large_cache().take(round_large(nbytes));
   } else if (nbytes > 0) {
-    try {
-      data_ = ::operator new(nbytes, kAlignment);
-    } catch (const std::bad_alloc&) {
-      throw Error(detail::concat("allocation of ", nbytes, " bytes failed (out of memory)"));
-    }
+    data_ = take_small(nbytes);
   }
   g_live_storages.fetch_add(1, std::memory_order_relaxed);
-  const auto now = g_live_bytes.fetch_add(static_cast<std::int64_t>(nbytes)) +
-                   static_cast<std::int64_t>(nbytes);
+  const auto now =
+      g_live_bytes.fetch_add(static_cast<std::int64_t>(nbytes), std::memory_order_relaxed) +
+      static_cast<std::int64_t>(nbytes);
   auto peak = g_peak_bytes.load(std::memory_order_relaxed);
   while (now > peak && !g_peak_bytes.compare_exchange_weak(peak, now)) {
   }
 }
 
 Storage::~Storage() {
-  if (nbytes_ >= kLargeBlock) large_cache().give_back(data_, round_large(nbytes_));
-  else if (data_) ::operator delete(data_, kAlignment);
+  if (nbytes_ >= kLargeBlock)
+    large_cache().give_back(data_, round_large(nbytes_));
+  else if (data_)
+    give_back_small(data_, nbytes_);
   g_live_storages.fetch_sub(1, std::memory_order_relaxed);
   g_live_bytes.fetch_sub(static_cast<std::int64_t>(nbytes_), std::memory_order_relaxed);
 }
@@ -120,7 +200,10 @@ MemoryStats memory_stats() {
           static_cast<std::int64_t>(large_cache().cached())};
 }
 
-void empty_cache() { large_cache().release_all(); }
+void empty_cache() {
+  large_cache().release_all();
+  if (!t_small_cache_gone) t_small_cache.release();
+}
 
 namespace detail {
 void count_tensor(int delta) { g_live_tensors.fetch_add(delta, std::memory_order_relaxed); }

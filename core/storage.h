@@ -35,7 +35,8 @@ struct MemoryStats {
   std::int64_t cached_bytes;  // freed large blocks kept for reuse (see empty_cache)
 };
 MemoryStats memory_stats();
-// Returns cached large blocks to the operating system.
+// Returns cached large blocks to the operating system, and the calling thread's cached small
+// blocks to the heap.
 void empty_cache();
 
 namespace detail {

@@ -2,12 +2,12 @@
 
 #include <cblas.h>
 
-#include <memory>
-#include <mutex>
-#include <thread>
 #include <tbb/blocked_range.h>
 #include <tbb/global_control.h>
 #include <tbb/parallel_for.h>
+#include <atomic>
+#include <memory>
+#include <mutex>
 
 #include "tapegrad/core/error.h"
 
@@ -15,11 +15,13 @@ namespace tg {
 namespace {
 std::mutex g_mutex;
 std::unique_ptr<tbb::global_control> g_control;
-int g_threads = 0;  // 0: not set yet
+std::atomic<int> g_threads{0};  // 0: not set yet
+std::atomic<bool> g_blas_pinned{false};
 
+// TBB's own default: the CPUs this process may run on (its affinity mask), not all of them.
 int default_threads() {
-  const unsigned hw = std::thread::hardware_concurrency();
-  return hw == 0 ? 1 : static_cast<int>(hw);
+  return static_cast<int>(
+      tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism));
 }
 }  // namespace
 
@@ -28,16 +30,23 @@ void set_num_threads(int n) {
   std::lock_guard lock(g_mutex);
   g_control = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
                                                     static_cast<std::size_t>(n));
-  openblas_set_num_threads(n);
   g_threads = n;
+  g_blas_pinned = false;
 }
 
 int get_num_threads() {
-  std::lock_guard lock(g_mutex);
-  return g_threads == 0 ? default_threads() : g_threads;
+  const int n = g_threads.load(std::memory_order_relaxed);
+  return n == 0 ? default_threads() : n;
 }
 
 namespace detail {
+void use_blas_single_threaded() {
+  if (g_blas_pinned.load(std::memory_order_acquire)) return;
+  std::lock_guard lock(g_mutex);
+  openblas_set_num_threads(1);
+  g_blas_pinned.store(true, std::memory_order_release);
+}
+
 void parallel_for_chunks(std::int64_t n, std::int64_t grain,
                          const std::function<void(std::int64_t, std::int64_t)>& body) {
   grain = std::max<std::int64_t>(grain, 1);

@@ -1,7 +1,8 @@
 #pragma once
-// One thread policy for the whole library: tapegrad's kernels run on oneTBB, GEMMs on OpenBLAS's
-// own threads, and set_num_threads governs both. BLAS is never called from inside a TBB task, so
-// the two pools never multiply each other's threads.
+// One thread policy for the whole library: every parallel loop runs on oneTBB, GEMMs included.
+// OpenBLAS is kept single-threaded and big products are cut into panels that TBB runs side by
+// side (ops/kernels/gemm.cpp). Two pools on the same cores would fight: OpenBLAS's idle workers
+// spin in sched_yield for a while after each call, just when TBB starts the next elementwise op.
 #include <cstdint>
 #include <functional>
 
@@ -11,6 +12,10 @@ void set_num_threads(int n);  // n >= 1
 int get_num_threads();
 
 namespace detail {
+// Sets OpenBLAS to one thread once per process (and again after set_num_threads, in case
+// another library in the process changed it).
+void use_blas_single_threaded();
+
 // Runs body(begin, end) over [0, n) in chunks of at least `grain` elements; serial when n is
 // below `grain` or one thread is set. Chunk boundaries depend only on n and grain, never on the
 // thread count, so ordered reductions give identical results on 1 or many threads.

@@ -21,6 +21,8 @@ class Loss : public OwningModule {
 
  protected:
   explicit Loss(Reduction reduction) : reduction(reduction) {}
+  // A loss takes (input, target): Module's one-tensor forward stays out of reach, on purpose.
+  using OwningModule::forward;
 
  public:
   Reduction reduction;

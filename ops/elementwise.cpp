@@ -352,13 +352,50 @@ Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
 Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
 Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
 Tensor operator-(const Tensor& x) { return neg(x); }
-Tensor operator+(const Tensor& a, double b) { return add(a, wrap_scalar(b, a)); }
-Tensor operator-(const Tensor& a, double b) { return sub(a, wrap_scalar(b, a)); }
-Tensor operator*(const Tensor& a, double b) { return mul(a, wrap_scalar(b, a)); }
-Tensor operator/(const Tensor& a, double b) { return div(a, wrap_scalar(b, a)); }
-Tensor operator+(double a, const Tensor& b) { return add(wrap_scalar(a, b), b); }
-Tensor operator-(double a, const Tensor& b) { return sub(wrap_scalar(a, b), b); }
-Tensor operator*(double a, const Tensor& b) { return mul(wrap_scalar(a, b), b); }
+// Tensor-with-scalar ops on floating tensors: the scalar is a constant of the kernel, not a graph
+// input, so `y * 0.5` allocates one result and records one single-input node. (Integer tensors
+// take the general path, which promotes to float32 for a fractional scalar as PyTorch does.)
+namespace {
+Tensor add_scalar(const Tensor& a, double s) {
+  Tensor y = kernels::unary_same(a, [s](auto v) { return v + static_cast<decltype(v)>(s); });
+  return record("add_scalar", {a}, y, [](const Tensor& g, const Saved&) { return grads{g}; });
+}
+
+Tensor rsub_scalar(double s, const Tensor& a) {  // s - a
+  Tensor y = kernels::unary_same(a, [s](auto v) { return static_cast<decltype(v)>(s) - v; });
+  return record("rsub_scalar", {a}, y, [](const Tensor& g, const Saved&) { return grads{-g}; });
+}
+
+Tensor mul_scalar(const Tensor& a, double s) {
+  Tensor y = kernels::unary_same(a, [s](auto v) { return v * static_cast<decltype(v)>(s); });
+  return record("mul_scalar", {a}, y,
+                [s](const Tensor& g, const Saved&) { return grads{mul_scalar(g, s)}; });
+}
+
+Tensor div_scalar(const Tensor& a, double s) {
+  Tensor y = kernels::unary_same(a, [s](auto v) { return v / static_cast<decltype(v)>(s); });
+  return record("div_scalar", {a}, y,
+                [s](const Tensor& g, const Saved&) { return grads{div_scalar(g, s)}; });
+}
+}  // namespace
+
+Tensor operator+(const Tensor& a, double b) {
+  return a.is_floating_point() ? add_scalar(a, b) : add(a, wrap_scalar(b, a));
+}
+Tensor operator-(const Tensor& a, double b) {
+  return a.is_floating_point() ? add_scalar(a, -b) : sub(a, wrap_scalar(b, a));
+}
+Tensor operator*(const Tensor& a, double b) {
+  return a.is_floating_point() ? mul_scalar(a, b) : mul(a, wrap_scalar(b, a));
+}
+Tensor operator/(const Tensor& a, double b) {
+  return a.is_floating_point() ? div_scalar(a, b) : div(a, wrap_scalar(b, a));
+}
+Tensor operator+(double a, const Tensor& b) { return b + a; }
+Tensor operator-(double a, const Tensor& b) {
+  return b.is_floating_point() ? rsub_scalar(a, b) : sub(wrap_scalar(a, b), b);
+}
+Tensor operator*(double a, const Tensor& b) { return b * a; }
 Tensor operator/(double a, const Tensor& b) { return div(wrap_scalar(a, b), b); }
 
 }  // namespace tg

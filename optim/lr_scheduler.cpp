@@ -44,9 +44,11 @@ double read_double(const StateDict& state, const std::string& key, const char* o
 }
 
 void check_keys(const StateDict& state, std::initializer_list<const char*> keys, const char* op) {
-  for (const auto& [k, t] : state)
+  for (const auto& entry : state) {
+    const std::string& k = entry.first;  // a plain name: clang 14 cannot capture a binding
     TG_CHECK(std::any_of(keys.begin(), keys.end(), [&](const char* want) { return k == want; }), op,
              ": unexpected key '", k, "'");
+  }
 }
 
 Tensor int_scalar(std::int64_t v) { return from_blob(&v, {}, kInt64); }

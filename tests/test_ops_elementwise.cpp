@@ -273,7 +273,9 @@ BOOST_AUTO_TEST_CASE(non_differentiable_ops_refuse_backward) {
       {"lt", x < x * 2.0},
       {"logical_not", logical_not(x)},
   };
-  for (const auto& [name, r] : results) {
+  for (const auto& entry : results) {
+    const auto& name = entry.first;  // plain names: clang 14 cannot capture a structured binding
+    const Tensor& r = entry.second;
     BOOST_TEST_CONTEXT(name) {
       BOOST_TEST(!r.requires_grad());
       BOOST_TEST(!r.grad_fn());

@@ -2,6 +2,12 @@
 
 #include <cblas.h>
 
+#include <tbb/parallel_for.h>
+#include <algorithm>
+#include <type_traits>
+
+#include "tapegrad/core/threading.h"
+
 namespace tg::kernels {
 namespace {
 struct Layout {
@@ -23,11 +29,65 @@ bool blas_layout(const Tensor& t, Layout& out) {
   }
   return false;
 }
+
+// One BLAS call on a row block [r0, r1) and column block [c0, c1) of C.
+template <typename T>
+void gemm_block(const T* a, Layout la, const T* b, Layout lb, T* c, std::int64_t ldc,
+                std::int64_t r0, std::int64_t r1, std::int64_t c0, std::int64_t c1, std::int64_t k,
+                T alpha, T beta) {
+  // Row i of op(A) starts at a + i * lda untransposed, at a + i transposed; likewise columns of B.
+  const T* ap = a + (la.trans == CblasNoTrans ? r0 * la.ld : r0);
+  const T* bp = b + (lb.trans == CblasNoTrans ? c0 : c0 * lb.ld);
+  T* cp = c + r0 * ldc + c0;
+  const auto m = static_cast<int>(r1 - r0), n = static_cast<int>(c1 - c0);
+  if constexpr (std::is_same_v<T, float>)
+    cblas_sgemm(CblasRowMajor, la.trans, lb.trans, m, n, static_cast<int>(k), alpha, ap,
+                static_cast<int>(la.ld), bp, static_cast<int>(lb.ld), beta, cp,
+                static_cast<int>(ldc));
+  else
+    cblas_dgemm(CblasRowMajor, la.trans, lb.trans, m, n, static_cast<int>(k), alpha, ap,
+                static_cast<int>(la.ld), bp, static_cast<int>(lb.ld), beta, cp,
+                static_cast<int>(ldc));
+}
+
+// Below this many multiply-adds per part a split costs more (task start, packing the shared
+// operand again) than the second core gives back.
+constexpr double kMinMacsPerPart = 1.5e6;
+// Parts are cut at multiples of this many rows or columns (a multiple of the kernels' tiles).
+constexpr std::int64_t kPartAlign = 16;
+
+template <typename T>
+void gemm_typed(const T* a, Layout la, const T* b, Layout lb, T* c, std::int64_t ldc,
+                std::int64_t m, std::int64_t n, std::int64_t k, T alpha, T beta) {
+  // Split the larger of M and N: every part packs the whole other operand, so cutting the larger
+  // dimension repeats the smaller packing. Each C element is still computed by one BLAS call
+  // that sums over all of K in the same blocking (OpenBLAS blocks K by K alone), so the result
+  // does not depend on the number of parts.
+  const bool split_rows = m > n;
+  const std::int64_t len = split_rows ? m : n;
+  const double macs = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+  std::int64_t parts = std::min<std::int64_t>(get_num_threads(), len / kPartAlign);
+  parts = std::min<std::int64_t>(parts, static_cast<std::int64_t>(macs / kMinMacsPerPart));
+  if (parts <= 1) {
+    gemm_block(a, la, b, lb, c, ldc, 0, m, 0, n, k, alpha, beta);
+    return;
+  }
+  const std::int64_t step = (len / parts + kPartAlign - 1) / kPartAlign * kPartAlign;
+  parts = (len + step - 1) / step;
+  tbb::parallel_for(std::int64_t{0}, parts, [&](std::int64_t p) {
+    const std::int64_t lo = p * step, hi = std::min(len, lo + step);
+    if (split_rows)
+      gemm_block(a, la, b, lb, c, ldc, lo, hi, 0, n, k, alpha, beta);
+    else
+      gemm_block(a, la, b, lb, c, ldc, 0, m, lo, hi, k, alpha, beta);
+  });
+}
 }  // namespace
 
 void gemm(const Tensor& a_in, const Tensor& b_in, const Tensor& c, double alpha, double beta) {
   const auto m = a_in.shape()[0], k = a_in.shape()[1], n = b_in.shape()[1];
   if (m == 0 || n == 0) return;
+  detail::use_blas_single_threaded();
   Tensor a = a_in, b = b_in;
   Layout la{}, lb{};
   if (!blas_layout(a, la)) {
@@ -40,21 +100,18 @@ void gemm(const Tensor& a_in, const Tensor& b_in, const Tensor& c, double alpha,
   }
   const auto ldc = m == 1 ? std::max<std::int64_t>(n, 1) : c.strides()[0];
   if (k == 0) {  // BLAS does not scale C when k == 0 on every implementation
-    if (beta == 0.0) c.detach().zero_();
-    else c.detach().mul_(beta);
+    if (beta == 0.0)
+      c.detach().zero_();
+    else
+      c.detach().mul_(beta);
     return;
   }
-  if (c.dtype() == kFloat32) {
-    cblas_sgemm(CblasRowMajor, la.trans, lb.trans, static_cast<int>(m), static_cast<int>(n),
-                static_cast<int>(k), static_cast<float>(alpha), a.data_ptr<float>(),
-                static_cast<int>(la.ld), b.data_ptr<float>(), static_cast<int>(lb.ld),
-                static_cast<float>(beta), c.data_ptr<float>(), static_cast<int>(ldc));
-  } else {
-    cblas_dgemm(CblasRowMajor, la.trans, lb.trans, static_cast<int>(m), static_cast<int>(n),
-                static_cast<int>(k), alpha, a.data_ptr<double>(), static_cast<int>(la.ld),
-                b.data_ptr<double>(), static_cast<int>(lb.ld), beta, c.data_ptr<double>(),
-                static_cast<int>(ldc));
-  }
+  if (c.dtype() == kFloat32)
+    gemm_typed(a.data_ptr<float>(), la, b.data_ptr<float>(), lb, c.data_ptr<float>(), ldc, m, n, k,
+               static_cast<float>(alpha), static_cast<float>(beta));
+  else
+    gemm_typed(a.data_ptr<double>(), la, b.data_ptr<double>(), lb, c.data_ptr<double>(), ldc, m, n,
+               k, alpha, beta);
 }
 
 }  // namespace tg::kernels
