@@ -3,7 +3,8 @@
 # (when missing), configures and builds, then does its job:
 #   ./tapegrad.sh run              train the flagship example
 #   ./tapegrad.sh test             build everything and run the test suite (what CI runs)
-#   ./tapegrad.sh bench            build and run the benchmarks
+#   ./tapegrad.sh bench            build and run the Google Benchmark programs
+#   ./tapegrad.sh compare [ARGS]   side by side with LibTorch (installs libtorch-dev, ~1 GB)
 #   ./tapegrad.sh script FILE.cpp [-- ARGS]   build and run your own single-file program
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -53,6 +54,14 @@ case "$cmd" in
     build build -DTAPEGRAD_BUILD_BENCHMARKS=ON
     for b in build/benchmarks/bench_*; do [ -x "$b" ] && "$b" "$@"; done
     ;;
+  compare)
+    # The same networks trained by tapegrad and by Debian's LibTorch on the same OpenBLAS;
+    # prints the `compare net=...` table of the README's Performance section.
+    install_packages libtorch-dev
+    cmake -S "$root" -B build -DCMAKE_BUILD_TYPE=Release -DTAPEGRAD_BUILD_BENCHMARKS=ON >/dev/null
+    cmake --build build -j"$(nproc)" --target compare_libtorch
+    exec ./build/benchmarks/compare_libtorch "$@"
+    ;;
   script)
     [ $# -ge 1 ] || { echo "usage: $0 script FILE.cpp [-- ARGS]" >&2; exit 2; }
     src=$(realpath "$1")
@@ -78,7 +87,7 @@ CMAKE
     exec "$proj/build/$name" "$@"
     ;;
   *)
-    echo "usage: $0 {run|test|bench|script FILE.cpp [-- ARGS]} [args]" >&2
+    echo "usage: $0 {run|test|bench|compare|script FILE.cpp [-- ARGS]} [args]" >&2
     exit 2
     ;;
 esac
