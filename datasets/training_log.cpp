@@ -13,6 +13,7 @@
 #include <limits>
 #include <sstream>
 
+#include "tapegrad/core/atomic_file.h"
 #include "tapegrad/core/error.h"
 
 namespace tg {
@@ -74,29 +75,6 @@ std::pair<int, std::string> run(const std::string& command) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
-// Writes `contents` to `path` atomically: a temp file in the same directory, then rename.
-// (Internal: nn/serialize.h has the public tg::write_file_atomic; datasets/ does not depend on nn/.)
-void write_text_atomic(const fs::path& path, const std::string& contents) {
-  const fs::path tmp = temp_sibling(path, "");
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    TG_CHECK(f.is_open(), "write_file_atomic: cannot create ", tmp.string());
-    f << contents;
-    f.flush();
-    if (!f) {
-      std::error_code ec;
-      fs::remove(tmp, ec);
-      throw Error(detail::concat("write_file_atomic: writing ", tmp.string(), " failed"));
-    }
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    throw Error(detail::concat("write_file_atomic: cannot rename to ", path.string(), " (",
-                               ec.message(), ")"));
-  }
-}
 
 }  // namespace
 
@@ -144,7 +122,7 @@ std::string TrainingLog::csv() const {
   return s;
 }
 
-void TrainingLog::write_csv(const fs::path& path) const { write_text_atomic(path, csv()); }
+void TrainingLog::write_csv(const fs::path& path) const { write_file_atomic(path, csv()); }
 
 std::string TrainingLog::header_line() const {
   std::string s = pad_left("epoch", 5);
@@ -212,7 +190,7 @@ bool TrainingLog::plot(const fs::path& png, const PlotOptions& o) const {
 
   const fs::path data = temp_sibling(png, ".csv"), script = temp_sibling(png, ".gp"),
                  out = temp_sibling(png, ".png");
-  write_text_atomic(data, csv());
+  write_file_atomic(data, csv());
   auto panel = [&](const std::vector<std::size_t>& cols, const std::string& ylabel) {
     std::string s = "set title " + gp_quote(ylabel) + "\nset ylabel " + gp_quote(ylabel) + "\n";
     s += "plot ";
@@ -240,7 +218,7 @@ bool TrainingLog::plot(const fs::path& png, const PlotOptions& o) const {
 
   std::pair<int, std::string> result;
   for (const char* terminal : {"pngcairo", "png"}) {  // cairo looks better; libgd is the fallback
-    write_text_atomic(script, script_for(terminal));
+    write_file_atomic(script, script_for(terminal));
     result = run(sh_quote(o.gnuplot) + " " + sh_quote(script.string()));
     std::error_code ec;
     if (result.first == 0 && fs::is_regular_file(out, ec) && fs::file_size(out, ec) > 0) break;

@@ -1,9 +1,5 @@
 #include "tapegrad/nn/serialize.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <bit>
 #include <cerrno>
@@ -14,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "tapegrad/core/atomic_file.h"
 #include "tapegrad/core/error.h"
 
 namespace tg {
@@ -112,57 +109,6 @@ void write_safetensors(const StateDict& tensors, const Metadata& metadata, Sink&
 }
 
 std::string errno_text() { return std::strerror(errno); }
-
-void write_all(int fd, const char* data, std::size_t n, const fs::path& tmp) {
-  while (n > 0) {
-    const ssize_t w = ::write(fd, data, n);
-    if (w < 0 && errno == EINTR) continue;
-    TG_CHECK(w > 0, "save: writing '", tmp.string(), "' failed: ", errno_text());
-    data += w;
-    n -= static_cast<std::size_t>(w);
-  }
-}
-
-// Writes through `body(fd, tmp_path)` into a temporary next to `path`, then fsync + rename.
-void atomic_write(const fs::path& path, const std::function<void(int, const fs::path&)>& body) {
-  TG_CHECK(!path.empty(), "save: the path is empty");
-  TG_CHECK(!fs::is_directory(path), "save: '", path.string(), "' is a directory");
-  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
-  // Hidden, unique name beside the target (built stepwise: GCC 12 warns falsely on "." + str).
-  std::string tmpl = path.filename().string();
-  tmpl.insert(0, 1, '.');
-  tmpl.append(".tmp.XXXXXX");
-  tmpl = (dir / tmpl).string();
-  const int fd = ::mkstemp(tmpl.data());
-  TG_CHECK(fd >= 0, "save: cannot create a temporary file in '", dir.string(), "': ", errno_text());
-  const fs::path tmp = tmpl;
-  try {
-    // mkstemp makes the file private (0600); give it the target's mode, or an ordinary 0644.
-    struct stat st {};
-    const mode_t mode = ::stat(path.c_str(), &st) == 0 ? (st.st_mode & 07777) : 0644;
-    ::fchmod(fd, mode);
-    body(fd, tmp);
-    TG_CHECK(::fsync(fd) == 0, "save: flushing '", tmp.string(), "' failed: ", errno_text());
-    const int closed = ::close(fd);
-    TG_CHECK(closed == 0, "save: closing '", tmp.string(), "' failed: ", errno_text());
-  } catch (...) {
-    ::close(fd);  // may already be closed; harmless
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string why = errno_text();
-    ::unlink(tmp.c_str());
-    throw Error(
-        detail::concat("save: cannot rename the temporary file to '", path.string(), "': ", why));
-  }
-  // Make the rename itself durable.
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-}
 
 // ---- reading ----
 
@@ -311,18 +257,13 @@ StateDict from_safetensors(const std::string& bytes, Metadata* metadata) {
   return read_safetensors(src, metadata);
 }
 
-void write_file_atomic(const fs::path& path, const std::string& bytes) {
-  atomic_write(
-      path, [&](int fd, const fs::path& tmp) { write_all(fd, bytes.data(), bytes.size(), tmp); });
-}
-
 void save(const StateDict& tensors, const fs::path& path, const Metadata& metadata) {
   // Validate (and order) before touching the file system.
   ordered_entries(tensors);
-  atomic_write(path, [&](int fd, const fs::path& tmp) {
-    write_safetensors(tensors, metadata,
-                      [&](const char* data, std::size_t n) { write_all(fd, data, n, tmp); });
-  });
+  detail::write_file_atomic_with(
+      path,
+      [&](const detail::WriteChunk& write) { write_safetensors(tensors, metadata, write); },
+      "save");
 }
 
 void save(const nn::Module& module, const fs::path& path, const Metadata& metadata) {

@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <string>
 
+#include "tapegrad/core/atomic_file.h"  // write_file_atomic, used by save
 #include "tapegrad/nn/module.h"
 #include "tapegrad/nn/state_dict.h"
 
@@ -36,8 +37,5 @@ nn::LoadResult load(nn::Module& module, const std::filesystem::path& path, bool 
 // The same format in memory (what save writes / load reads).
 std::string to_safetensors(const StateDict& tensors, const Metadata& metadata = {});
 StateDict from_safetensors(const std::string& bytes, Metadata* metadata = nullptr);
-
-// Writes `bytes` to `path` atomically (temp file in the same directory, fsync, rename).
-void write_file_atomic(const std::filesystem::path& path, const std::string& bytes);
 
 }  // namespace tg
