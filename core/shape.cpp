@@ -1,5 +1,6 @@
 #include "tapegrad/core/shape.h"
 
+#include <algorithm>
 #include <limits>
 #include <ostream>
 #include <sstream>
@@ -55,12 +56,15 @@ std::int64_t wrap_dim(std::string_view op, std::int64_t dim, std::int64_t ndim) 
 }
 
 void check_shape(std::string_view op, const Shape& shape) {
+  // The product of the sizes with 0 counted as 1 must fit: contiguous strides are built from it
+  // even when the tensor is empty.
   std::int64_t n = 1;
   for (auto s : shape) {
     TG_CHECK(s >= 0, op, ": negative size ", s, " in shape ", shape_str(shape));
-    if (s != 0 && n > std::numeric_limits<std::int64_t>::max() / s)
+    const std::int64_t d = std::max<std::int64_t>(s, 1);
+    if (n > std::numeric_limits<std::int64_t>::max() / d)
       throw Error(detail::concat(op, ": shape ", shape_str(shape), " has too many elements"));
-    n *= s;
+    n *= d;
   }
 }
 

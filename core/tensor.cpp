@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/core/iterate.h"
@@ -201,8 +202,11 @@ void Tensor::remove_hook(int id) const {
 
 Tensor empty(const Shape& shape, Dtype dtype) {
   check_shape("empty", shape);
-  auto storage =
-      std::make_shared<Storage>(static_cast<std::size_t>(numel_of(shape)) * element_size(dtype));
+  const std::int64_t n = numel_of(shape);
+  const auto esize = static_cast<std::int64_t>(element_size(dtype));
+  TG_CHECK(n <= std::numeric_limits<std::int64_t>::max() / esize, "empty: shape ",
+           shape_str(shape), " of ", dtype, " needs more bytes than an int64 can count");
+  auto storage = std::make_shared<Storage>(static_cast<std::size_t>(n * esize));
   return Tensor(
       std::make_shared<TensorImpl>(std::move(storage), shape, contiguous_strides(shape), 0, dtype));
 }
@@ -218,7 +222,7 @@ Tensor full(const Shape& shape, double value, Dtype dtype) {
 
 Tensor zeros(const Shape& shape, Dtype dtype) {
   Tensor t = empty(shape, dtype);
-  std::memset(t.raw_data(), 0, t.nbytes());
+  if (t.nbytes() > 0) std::memset(t.raw_data(), 0, t.nbytes());  // no null pointer to memset
   return t;
 }
 Tensor ones(const Shape& shape, Dtype dtype) { return full(shape, 1.0, dtype); }
@@ -354,7 +358,7 @@ bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol) {
 bool equal(const Tensor& a, const Tensor& b) {
   if (a.shape() != b.shape() || a.dtype() != b.dtype()) return false;
   const Tensor ca = a.contiguous(), cb = b.contiguous();
-  return std::memcmp(ca.raw_data(), cb.raw_data(), ca.nbytes()) == 0;
+  return ca.nbytes() == 0 || std::memcmp(ca.raw_data(), cb.raw_data(), ca.nbytes()) == 0;
 }
 
 }  // namespace tg

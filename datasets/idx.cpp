@@ -237,6 +237,8 @@ Tensor read_idx(const std::filesystem::path& path) {
     if (n == 0) count = 0, overflow = false;
   if (overflow || count * info->size > kMaxBytes)
     fail(path, "absurd sizes ", shape_str(shape), ": the element count overflows");
+  // An empty tensor still gets strides from its other sizes: they must fit too.
+  check_shape("read_idx: " + path.string(), shape);
   const std::uint64_t bytes = count * info->size;
 
   if (auto left = src.known_remaining()) {

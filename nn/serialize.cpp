@@ -232,6 +232,8 @@ StateDict read_safetensors(const Source& src, Metadata* metadata) {
 
   StateDict out;
   for (const auto& info : infos) {
+    // An empty tensor still gets strides from its other sizes: they must fit too.
+    check_shape(w + ": tensor '" + info.name + "'", info.shape);
     Tensor t = empty(info.shape, info.dtype);
     if (info.end > info.begin)
       src.read(8 + n + info.begin, static_cast<char*>(t.raw_data()), info.end - info.begin);

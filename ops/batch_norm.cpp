@@ -32,46 +32,85 @@ struct Layout {
   }
 };
 
-void for_channels(const Layout& s, const std::function<void(std::int64_t)>& f) {
-  const std::int64_t grain =
-      std::max<std::int64_t>(1, detail::kElementwiseGrain / std::max<std::int64_t>(s.count(), 1));
-  detail::parallel_for(s.C, grain, [&](std::int64_t b, std::int64_t e) {
-    for (std::int64_t c = b; c < e; ++c) f(c);
-  });
+// Calls f(c0, c1) over blocks of channels, split over threads. For [N, C] input (L == 1) each
+// block walks the rows and, inside a row, its channels: contiguous memory the compiler
+// vectorizes. The order in which a channel's values are summed never depends on the blocks.
+void for_channel_blocks(const Layout& s, const std::function<void(std::int64_t, std::int64_t)>& f) {
+  const std::int64_t per_channel = std::max<std::int64_t>(s.count(), 1);
+  std::int64_t block = (detail::kElementwiseGrain + per_channel - 1) / per_channel;
+  block = (block + 15) / 16 * 16;  // whole vectors of channels
+  detail::parallel_for(s.C, block, f);
 }
 
 // Per-channel mean and biased variance, two passes in double.
 template <typename T>
 void channel_stats(const T* x, const Layout& s, std::vector<double>& mean,
                    std::vector<double>& var) {
-  for_channels(s, [&](std::int64_t c) {
-    double total = 0.0;
-    for (std::int64_t n = 0; n < s.N; ++n)
-      for (std::int64_t l = 0; l < s.L; ++l) total += x[s.at(n, c, l)];
-    const double m = total / static_cast<double>(s.count());
-    double sq = 0.0;
-    for (std::int64_t n = 0; n < s.N; ++n)
-      for (std::int64_t l = 0; l < s.L; ++l) {
-        const double d = x[s.at(n, c, l)] - m;
-        sq += d * d;
+  const double inv_count = 1.0 / static_cast<double>(s.count());
+  for_channel_blocks(s, [&](std::int64_t c0, std::int64_t c1) {
+    double* m = mean.data();
+    double* v = var.data();
+    if (s.L == 1) {
+      for (std::int64_t c = c0; c < c1; ++c) m[c] = v[c] = 0.0;
+      for (std::int64_t n = 0; n < s.N; ++n) {
+        const T* row = x + n * s.C;
+        for (std::int64_t c = c0; c < c1; ++c) m[c] += row[c];
       }
-    mean[c] = m;
-    var[c] = sq / static_cast<double>(s.count());
+      for (std::int64_t c = c0; c < c1; ++c) m[c] *= inv_count;
+      for (std::int64_t n = 0; n < s.N; ++n) {
+        const T* row = x + n * s.C;
+        for (std::int64_t c = c0; c < c1; ++c) {
+          const double d = row[c] - m[c];
+          v[c] += d * d;
+        }
+      }
+      for (std::int64_t c = c0; c < c1; ++c) v[c] *= inv_count;
+      return;
+    }
+    for (std::int64_t c = c0; c < c1; ++c) {
+      double total = 0.0;
+      for (std::int64_t n = 0; n < s.N; ++n)
+        for (std::int64_t l = 0; l < s.L; ++l) total += x[s.at(n, c, l)];
+      m[c] = total * inv_count;
+      double sq = 0.0;
+      for (std::int64_t n = 0; n < s.N; ++n)
+        for (std::int64_t l = 0; l < s.L; ++l) {
+          const double d = x[s.at(n, c, l)] - m[c];
+          sq += d * d;
+        }
+      v[c] = sq * inv_count;
+    }
   });
 }
 
-// y = (x - mean) * invstd * w + b per channel.
+// y = (x - mean) * (invstd * w) + b per channel, in T.
 template <typename T>
 void normalize(const T* x, const Layout& s, const double* mean, const double* invstd, const T* w,
                const T* b, T* y) {
-  for_channels(s, [&](std::int64_t c) {
-    const double scale = invstd[c] * (w ? static_cast<double>(w[c]) : 1.0);
-    const double shift = (b ? static_cast<double>(b[c]) : 0.0) - mean[c] * scale;
-    for (std::int64_t n = 0; n < s.N; ++n)
-      for (std::int64_t l = 0; l < s.L; ++l) {
-        const auto i = s.at(n, c, l);
-        y[i] = static_cast<T>(x[i] * scale + shift);
+  std::vector<T> mu(s.C), scale(s.C), shift(s.C);
+  for (std::int64_t c = 0; c < s.C; ++c) {
+    mu[c] = static_cast<T>(mean[c]);
+    scale[c] = static_cast<T>(invstd[c] * (w ? static_cast<double>(w[c]) : 1.0));
+    shift[c] = b ? b[c] : T(0);
+  }
+  for_channel_blocks(s, [&](std::int64_t c0, std::int64_t c1) {
+    const T* mup = mu.data();
+    const T* sc = scale.data();
+    const T* sh = shift.data();
+    if (s.L == 1) {
+      for (std::int64_t n = 0; n < s.N; ++n) {
+        const T* xr = x + n * s.C;
+        T* yr = y + n * s.C;
+        for (std::int64_t c = c0; c < c1; ++c) yr[c] = (xr[c] - mup[c]) * sc[c] + sh[c];
       }
+      return;
+    }
+    for (std::int64_t n = 0; n < s.N; ++n)
+      for (std::int64_t c = c0; c < c1; ++c)
+        for (std::int64_t l = 0; l < s.L; ++l) {
+          const auto i = s.at(n, c, l);
+          y[i] = (x[i] - mup[c]) * sc[c] + sh[c];
+        }
   });
 }
 
@@ -80,23 +119,61 @@ void normalize(const T* x, const Layout& s, const double* mean, const double* in
 template <typename T>
 void fused_backward(const T* x, const T* g, const Layout& s, const double* mean,
                     const double* invstd, const T* w, T* gx, T* gw, T* gb) {
-  for_channels(s, [&](std::int64_t c) {
-    double sg = 0.0, sgx = 0.0;
-    for (std::int64_t n = 0; n < s.N; ++n)
-      for (std::int64_t l = 0; l < s.L; ++l) {
-        const auto i = s.at(n, c, l);
-        sg += g[i];
-        sgx += g[i] * ((x[i] - mean[c]) * invstd[c]);
+  const double inv_n = 1.0 / static_cast<double>(s.count());
+  std::vector<double> sums_g(s.C, 0.0), sums_gx(s.C, 0.0);
+  for_channel_blocks(s, [&](std::int64_t c0, std::int64_t c1) {
+    double* sg = sums_g.data();
+    double* sgx = sums_gx.data();
+    // Sums of g and g * (x - mean) per channel (invstd is applied once, after).
+    if (s.L == 1) {
+      for (std::int64_t n = 0; n < s.N; ++n) {
+        const T* gr = g + n * s.C;
+        const T* xr = x + n * s.C;
+        for (std::int64_t c = c0; c < c1; ++c) {
+          sg[c] += gr[c];
+          sgx[c] += gr[c] * (xr[c] - mean[c]);
+        }
       }
-    gw[c] = static_cast<T>(sgx);
-    gb[c] = static_cast<T>(sg);
-    const double k = (w ? static_cast<double>(w[c]) : 1.0) * invstd[c];
-    const double inv_n = 1.0 / static_cast<double>(s.count());
+    } else {
+      for (std::int64_t n = 0; n < s.N; ++n)
+        for (std::int64_t c = c0; c < c1; ++c)
+          for (std::int64_t l = 0; l < s.L; ++l) {
+            const auto i = s.at(n, c, l);
+            sg[c] += g[i];
+            sgx[c] += g[i] * (x[i] - mean[c]);
+          }
+    }
+    for (std::int64_t c = c0; c < c1; ++c) {
+      sgx[c] *= invstd[c];
+      gw[c] = static_cast<T>(sgx[c]);
+      gb[c] = static_cast<T>(sg[c]);
+    }
+    // gx = k * (g - a - (x - mean) * bcoef) with per-channel constants in T.
+    std::vector<T> k(static_cast<std::size_t>(c1 - c0)), a(k.size()), bcoef(k.size()), mu(k.size());
+    for (std::int64_t c = c0; c < c1; ++c) {
+      const auto j = static_cast<std::size_t>(c - c0);
+      k[j] = static_cast<T>((w ? static_cast<double>(w[c]) : 1.0) * invstd[c]);
+      a[j] = static_cast<T>(sg[c] * inv_n);
+      bcoef[j] = static_cast<T>(invstd[c] * sgx[c] * inv_n);
+      mu[j] = static_cast<T>(mean[c]);
+    }
+    if (s.L == 1) {
+      for (std::int64_t n = 0; n < s.N; ++n) {
+        const T* gr = g + n * s.C + c0;
+        const T* xr = x + n * s.C + c0;
+        T* out = gx + n * s.C + c0;
+        for (std::int64_t j = 0; j < c1 - c0; ++j)
+          out[j] = k[j] * (gr[j] - a[j] - (xr[j] - mu[j]) * bcoef[j]);
+      }
+      return;
+    }
     for (std::int64_t n = 0; n < s.N; ++n)
-      for (std::int64_t l = 0; l < s.L; ++l) {
-        const auto i = s.at(n, c, l);
-        const double xhat = (x[i] - mean[c]) * invstd[c];
-        gx[i] = static_cast<T>(k * (g[i] - sg * inv_n - xhat * sgx * inv_n));
+      for (std::int64_t c = c0; c < c1; ++c) {
+        const auto j = static_cast<std::size_t>(c - c0);
+        for (std::int64_t l = 0; l < s.L; ++l) {
+          const auto i = s.at(n, c, l);
+          gx[i] = k[j] * (g[i] - a[j] - (x[i] - mu[j]) * bcoef[j]);
+        }
       }
   });
 }
