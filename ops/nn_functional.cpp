@@ -68,10 +68,13 @@ Tensor dropout(const Tensor& x, double p, bool training) {
   TG_CHECK(x.is_floating_point(), "dropout: expected a floating-point tensor, got ", x.dtype());
   // The mask holds 0 or 1/(1-p). One 64-bit key is drawn from the global generator per call and
   // each element's coin is a hash of (key, index): a counter-based stream, so the mask can be
-  // filled in parallel and is still the same for a seed whatever the thread count.
-  // p == 1 drops everything.
+  // filled in parallel and is still the same for a seed whatever the thread count. The hash
+  // works in 32-bit lanes (two rounds of murmur3's finalizer, the index's high half mixed in
+  // between) so the loop vectorizes. p == 1 drops everything.
   const double scale = p < 1.0 ? 1.0 / (1.0 - p) : 0.0;
   const std::uint64_t key = default_generator().engine()();
+  const auto key_lo = static_cast<std::uint32_t>(key),
+             key_hi = static_cast<std::uint32_t>(key >> 32);
   // Keep an element when its 24-bit uniform draw u satisfies u >= p * 2^24.
   const auto threshold = static_cast<std::uint32_t>(std::ceil(p * 16777216.0));
   const Tensor xc = x.detach().contiguous();
@@ -82,17 +85,23 @@ Tensor dropout(const Tensor& x, double p, bool training) {
     T* out = y.data_ptr<T>();
     const T* in = xc.data_ptr<T>();
     const T keep = static_cast<T>(scale);
-    tg::detail::parallel_for(x.numel(), tg::detail::kElementwiseGrain, [&](std::int64_t b, std::int64_t e) {
-      for (std::int64_t i = b; i < e; ++i) {
-        // splitmix64 finalizer of key + i: a well-mixed 64-bit value per element.
-        std::uint64_t z = key + static_cast<std::uint64_t>(i) * 0x9E3779B97F4A7C15ull;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        z ^= z >> 31;
-        m[i] = static_cast<std::uint32_t>(z >> 40) >= threshold ? keep : T(0);
-        out[i] = in[i] * m[i];
-      }
-    });
+    tg::detail::parallel_for(
+        x.numel(), tg::detail::kElementwiseGrain, [&](std::int64_t b, std::int64_t e) {
+          for (std::int64_t i = b; i < e; ++i) {
+            const auto lo = static_cast<std::uint32_t>(i), hi = static_cast<std::uint32_t>(i >> 32);
+            std::uint32_t h = lo * 0x9E3779B9u + key_lo;
+            h = (h ^ (h >> 16)) * 0x85EBCA6Bu;
+            h = (h ^ (h >> 13)) * 0xC2B2AE35u;
+            h ^= h >> 16;
+            h += key_hi ^ hi;
+            h = (h ^ (h >> 16)) * 0x85EBCA6Bu;
+            h = (h ^ (h >> 13)) * 0xC2B2AE35u;
+            h ^= h >> 16;
+            const T mv = (h >> 8) >= threshold ? keep : T(0);
+            m[i] = mv;
+            out[i] = in[i] * mv;
+          }
+        });
   });
   return record("dropout", {x}, y, {mask},
                 [](const Tensor& g, const Saved& s) { return grads{g * s[0]}; });

@@ -52,9 +52,9 @@ void gemm_block(const T* a, Layout la, const T* b, Layout lb, T* c, std::int64_t
 
 // Below this many multiply-adds per part a split costs more (task start, packing the shared
 // operand again) than the second core gives back.
-constexpr double kMinMacsPerPart = 1.5e6;
+constexpr double kMinMacsPerPart = 4e6;
 // Parts are cut at multiples of this many rows or columns (a multiple of the kernels' tiles).
-constexpr std::int64_t kPartAlign = 16;
+constexpr std::int64_t kPartAlign = 8;
 
 template <typename T>
 void gemm_typed(const T* a, Layout la, const T* b, Layout lb, T* c, std::int64_t ldc,
@@ -72,7 +72,7 @@ void gemm_typed(const T* a, Layout la, const T* b, Layout lb, T* c, std::int64_t
     gemm_block(a, la, b, lb, c, ldc, 0, m, 0, n, k, alpha, beta);
     return;
   }
-  const std::int64_t step = (len / parts + kPartAlign - 1) / kPartAlign * kPartAlign;
+  const std::int64_t step = ((len + parts - 1) / parts + kPartAlign - 1) / kPartAlign * kPartAlign;
   parts = (len + step - 1) / step;
   tbb::parallel_for(std::int64_t{0}, parts, [&](std::int64_t p) {
     const std::int64_t lo = p * step, hi = std::min(len, lo + step);
