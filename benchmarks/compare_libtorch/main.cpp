@@ -8,6 +8,8 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <numeric>
@@ -24,6 +26,15 @@ double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   const auto n = v.size();
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// A line of /proc/self/status ("VmRSS:", "VmHWM:") in MiB.
+double resident_mb(const char* field) {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind(field, 0) == 0) return std::stod(line.substr(std::strlen(field))) / 1024.0;
+  return 0.0;
 }
 
 struct ThreadConfig {
@@ -46,6 +57,11 @@ int main(int argc, char** argv) {
   app.add_option("--epochs", epochs, "epochs per framework (the first is a warm-up)")->check(CLI::Range(2, 100));
   app.add_option("--limit", limit, "training samples used")->check(CLI::Range(1000, 60000));
   app.add_option("--nets", only, "nets to run (default: all)");
+  std::string memory;
+  app.add_option("--memory", memory,
+                 "train only this framework (tapegrad or libtorch), in its thread setting, and "
+                 "print resident memory after every epoch and the peak; run once per framework")
+      ->check(CLI::IsMember({"tapegrad", "libtorch"}));
   CLI11_PARSE(app, argc, argv);
 
   const Data data = load_fashion_mnist(limit);
@@ -58,6 +74,31 @@ int main(int argc, char** argv) {
     orders.push_back(std::move(o));
   }
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+
+  if (!memory.empty()) {  // one framework per process, so the peak is its own
+    for (const auto& spec : comparison_nets()) {
+      if (!only.empty() && std::find(only.begin(), only.end(), spec.name) == only.end()) continue;
+      std::unique_ptr<Trainer> trainer;
+      if (memory == "tapegrad") {
+        trainer = make_tapegrad_trainer(spec, cores);
+      } else {
+        apply({1, cores});
+        trainer = make_torch_trainer(spec);
+      }
+      std::printf("memory framework=%s net=%s rss_mb_after_data=%.1f\n", memory.c_str(),
+                  spec.name.c_str(), resident_mb("VmRSS:"));
+      for (int e = 0; e < epochs; ++e) {
+        trainer->train_epoch(data, orders[static_cast<std::size_t>(e)]);
+        std::printf("memory framework=%s net=%s epoch=%d steps=%lld rss_mb=%.1f\n",
+                    memory.c_str(), spec.name.c_str(), e + 1,
+                    static_cast<long long>((e + 1) * (data.n / spec.batch)), resident_mb("VmRSS:"));
+      }
+      std::printf("memory framework=%s net=%s peak_rss_mb=%.1f\n", memory.c_str(),
+                  spec.name.c_str(), resident_mb("VmHWM:"));
+      std::fflush(stdout);
+    }
+    return 0;
+  }
 
   for (const auto& spec : comparison_nets()) {
     if (!only.empty() && std::find(only.begin(), only.end(), spec.name) == only.end()) continue;
