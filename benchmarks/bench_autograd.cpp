@@ -10,6 +10,8 @@
 // parallel, and it keeps the numbers comparable across machines.
 #include <benchmark/benchmark.h>
 
+#include "common/bench_main.h"
+
 #include <tapegrad/tapegrad.h>
 #include <ctime>
 #include <string>
@@ -69,7 +71,9 @@ void BM_chain(benchmark::State& state, Mode mode) {
       (thread_cpu_seconds() - start) * 1e6 / (static_cast<double>(state.iterations()) * kChain);
 }
 
-void register_all() {
+}  // namespace
+
+void register_benchmarks() {
   for (const auto& [name, mode] :
        {std::pair{"fwd_bwd", Mode::FwdBwd}, {"fwd", Mode::Fwd}, {"nograd", Mode::NoGrad}})
     benchmark::RegisterBenchmark((std::string("BM_autograd_chain100/") + name).c_str(),
@@ -78,15 +82,4 @@ void register_all() {
         ->Arg(1)
         ->Arg(64)
         ->Unit(benchmark::kMicrosecond);
-}
-
-}  // namespace
-
-int main(int argc, char** argv) {
-  register_all();
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
 }

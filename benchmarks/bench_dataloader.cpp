@@ -4,6 +4,8 @@
 // Loading should be a small fraction of the step. Each runs on 1 and on 2 threads.
 #include <benchmark/benchmark.h>
 
+#include "common/bench_main.h"
+
 #include <tapegrad/tapegrad.h>
 #include <numeric>
 
@@ -102,4 +104,4 @@ BENCHMARK(BM_TrainStepMLP)->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::
 
 }  // namespace
 
-BENCHMARK_MAIN();
+void register_benchmarks() {}  // the BENCHMARK() macros above register at static init

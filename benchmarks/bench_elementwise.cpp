@@ -9,6 +9,8 @@
 // each); the write-allocate traffic of a cache miss is not counted.
 #include <benchmark/benchmark.h>
 
+#include "common/bench_main.h"
+
 #include <tapegrad/tapegrad.h>
 #include <string>
 #include <vector>
@@ -91,7 +93,9 @@ void apply_args(benchmark::internal::Benchmark* b) {
   b->Unit(benchmark::kMicrosecond);
 }
 
-void register_all() {
+}  // namespace
+
+void register_benchmarks() {
   struct Entry {
     const char* name;
     int inputs;
@@ -118,15 +122,4 @@ void register_all() {
           (name + "/inplace").c_str(), [e](benchmark::State& s) { BM_inplace(s, e.inplace); }));
   }
   apply_args(benchmark::RegisterBenchmark("BM_stream_triad", BM_stream_triad));
-}
-
-}  // namespace
-
-int main(int argc, char** argv) {
-  register_all();  // in main, after static init: the thread counts come from the library
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
 }

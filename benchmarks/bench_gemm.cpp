@@ -17,7 +17,9 @@
 // whatever the library last set. The next tapegrad run's set_num_threads restores the library's
 // policy.
 #include <benchmark/benchmark.h>
+
 #include <cblas.h>
+#include "common/bench_main.h"
 
 #include <tapegrad/tapegrad.h>
 #include <string>
@@ -121,7 +123,9 @@ void BM_cblas(benchmark::State& state, const Gemm& g, int threads) {
   report(state, g);
 }
 
-void register_all() {
+}  // namespace
+
+void register_benchmarks() {
   std::vector<Gemm> gemms = step_gemms("mlp1024", {784, 1024, 512, 10}, 128);
   for (const auto& net :
        {step_gemms("mlp89", {784, 89, 10}, 64), step_gemms("mlp30", {784, 30, 10}, 100)})
@@ -143,15 +147,4 @@ void register_all() {
           ->UseRealTime()
           ->Unit(benchmark::kMicrosecond);
     }
-}
-
-}  // namespace
-
-int main(int argc, char** argv) {
-  register_all();  // in main, after static init: the thread count comes from the library
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
 }

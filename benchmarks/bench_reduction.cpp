@@ -8,6 +8,8 @@
 // set beside bench_elementwise's triad.
 #include <benchmark/benchmark.h>
 
+#include "common/bench_main.h"
+
 #include <tapegrad/tapegrad.h>
 #include <string>
 #include <vector>
@@ -87,7 +89,9 @@ void BM_cross_entropy_fwd_bwd(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * n * c * 4 * 2);  // logits read, gradient written
 }
 
-void register_all() {
+}  // namespace
+
+void register_benchmarks() {
   const std::vector<std::int64_t> threads = thread_counts();
   const std::vector<std::vector<std::int64_t>> matrices = {{128, 1000}, {4096, 1000}, {1000, 4096}};
   const std::vector<std::vector<std::int64_t>> rows = {{128, 1000}, {4096, 1000}};
@@ -120,15 +124,4 @@ void register_all() {
            rows);
   shaped(benchmark::RegisterBenchmark("BM_cross_entropy/fwd_bwd", BM_cross_entropy_fwd_bwd),
          {{128, 10}, {4096, 1000}});
-}
-
-}  // namespace
-
-int main(int argc, char** argv) {
-  register_all();  // in main, after static init: the thread count comes from the library
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
 }

@@ -12,6 +12,8 @@
 // 8 random batches it cycles through). Each net runs on 1 thread and on all of them.
 #include <benchmark/benchmark.h>
 
+#include "common/bench_main.h"
+
 #include <tapegrad/tapegrad.h>
 #include <memory>
 #include <string>
@@ -115,7 +117,9 @@ void BM_train_step(benchmark::State& state, const NetSpec& spec) {
   state.counters["last_loss"] = loss;
 }
 
-void register_all() {
+}  // namespace
+
+void register_benchmarks() {
   std::vector<std::int64_t> threads{1};
   if (tg::get_num_threads() > 1) threads.push_back(tg::get_num_threads());
   for (const NetSpec& spec : nets())
@@ -125,15 +129,4 @@ void register_all() {
         ->ArgsProduct({threads})
         ->UseRealTime()
         ->Unit(benchmark::kMicrosecond);
-}
-
-}  // namespace
-
-int main(int argc, char** argv) {
-  register_all();  // in main, after static init: the thread count comes from the library
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
 }
