@@ -52,7 +52,7 @@ void gemm_block(const T* a, Layout la, const T* b, Layout lb, T* c, std::int64_t
 
 // Below this many multiply-adds per part a split costs more (task start, packing the shared
 // operand again) than the second core gives back.
-constexpr double kMinMacsPerPart = 4e6;
+constexpr double kMinMacsPerPart = 1.5e6;
 // Parts are cut at multiples of this many rows or columns (a multiple of the kernels' tiles).
 constexpr std::int64_t kPartAlign = 8;
 
