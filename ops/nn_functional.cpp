@@ -86,7 +86,11 @@ Tensor dropout(const Tensor& x, double p, bool training) {
     const T* in = xc.data_ptr<T>();
     const T keep = static_cast<T>(scale);
     tg::detail::parallel_for(
-        x.numel(), tg::detail::kElementwiseGrain, [&](std::int64_t b, std::int64_t e) {
+        x.numel(), tg::detail::kElementwiseGrain, [=](std::int64_t b, std::int64_t e) {
+          // Locals and a branch-free select: what the vectorizer needs.
+          T* __restrict mp = m;
+          T* __restrict op = out;
+          const T* __restrict ip = in;
           for (std::int64_t i = b; i < e; ++i) {
             const auto lo = static_cast<std::uint32_t>(i), hi = static_cast<std::uint32_t>(i >> 32);
             std::uint32_t h = lo * 0x9E3779B9u + key_lo;
@@ -97,9 +101,9 @@ Tensor dropout(const Tensor& x, double p, bool training) {
             h = (h ^ (h >> 16)) * 0x85EBCA6Bu;
             h = (h ^ (h >> 13)) * 0xC2B2AE35u;
             h ^= h >> 16;
-            const T mv = (h >> 8) >= threshold ? keep : T(0);
-            m[i] = mv;
-            out[i] = in[i] * mv;
+            const T mv = static_cast<T>((h >> 8) >= threshold) * keep;
+            mp[i] = mv;
+            op[i] = ip[i] * mv;
           }
         });
   });
