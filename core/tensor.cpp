@@ -111,7 +111,7 @@ std::vector<To> Tensor::to_vector() const {
   return out;
 }
 
-#define TG_INSTANTIATE(T)               \
+#define TG_INSTANTIATE(T)             \
   template T Tensor::item<T>() const; \
   template T Tensor::at<T>(std::initializer_list<std::int64_t>) const;
 TG_INSTANTIATE(float)
@@ -185,8 +185,10 @@ int Tensor::register_hook(GradHook hook) const {
   TG_CHECK(requires_grad(), "register_hook: cannot register a hook on a tensor that does not ",
            "require grad");
   const int id = i.next_hook_id++;
-  if (i.grad_fn) i.grad_fn->pre_hooks.push_back({i.output_nr, id, std::move(hook)});
-  else i.hooks.emplace_back(id, std::move(hook));
+  if (i.grad_fn)
+    i.grad_fn->pre_hooks.push_back({i.output_nr, id, std::move(hook)});
+  else
+    i.hooks.emplace_back(id, std::move(hook));
   return id;
 }
 
@@ -204,8 +206,8 @@ Tensor empty(const Shape& shape, Dtype dtype) {
   check_shape("empty", shape);
   const std::int64_t n = numel_of(shape);
   const auto esize = static_cast<std::int64_t>(element_size(dtype));
-  TG_CHECK(n <= std::numeric_limits<std::int64_t>::max() / esize, "empty: shape ",
-           shape_str(shape), " of ", dtype, " needs more bytes than an int64 can count");
+  TG_CHECK(n <= std::numeric_limits<std::int64_t>::max() / esize, "empty: shape ", shape_str(shape),
+           " of ", dtype, " needs more bytes than an int64 can count");
   auto storage = std::make_shared<Storage>(static_cast<std::size_t>(n * esize));
   return Tensor(
       std::make_shared<TensorImpl>(std::move(storage), shape, contiguous_strides(shape), 0, dtype));
@@ -235,21 +237,22 @@ Tensor scalar_tensor(double value, Dtype dtype) { return full({}, value, dtype);
 Tensor arange(double end) { return arange(0.0, end, 1.0); }
 
 Tensor arange(double start, double end, double step) {
-  const bool whole = start == std::floor(start) && end == std::floor(end) &&
-                     step == std::floor(step);
+  const bool whole =
+      start == std::floor(start) && end == std::floor(end) && step == std::floor(step);
   return arange(start, end, step, whole ? kInt64 : kFloat32);
 }
 
 Tensor arange(double start, double end, double step, Dtype dtype) {
   TG_CHECK(step != 0.0 && std::isfinite(step) && std::isfinite(start) && std::isfinite(end),
            "arange: invalid range start=", start, " end=", end, " step=", step);
-  TG_CHECK((end - start) / step >= 0, "arange: step ", step, " has the wrong sign for start=",
-           start, " end=", end);
+  TG_CHECK((end - start) / step >= 0, "arange: step ", step,
+           " has the wrong sign for start=", start, " end=", end);
   const auto n = static_cast<std::int64_t>(std::ceil((end - start) / step));
   Tensor t = empty({n}, dtype);
   dispatch(dtype, [&]<typename T>() {
     T* p = t.data_ptr<T>();
-    for (std::int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(start + static_cast<double>(i) * step);
+    for (std::int64_t i = 0; i < n; ++i)
+      p[i] = static_cast<T>(start + static_cast<double>(i) * step);
   });
   return t;
 }

@@ -75,9 +75,7 @@ std::pair<int, std::string> run(const std::string& command) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
-
 }  // namespace
-
 
 void TrainingLog::add(std::int64_t epoch, const Metrics& metrics) {
   std::vector<double> row(columns_.size(), std::numeric_limits<double>::quiet_NaN());

@@ -61,5 +61,4 @@ class TrainingLog {
   std::size_t printed_columns_ = 0;          // columns in the header printed last
 };
 
-
 }  // namespace tg

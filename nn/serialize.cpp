@@ -263,8 +263,7 @@ void save(const StateDict& tensors, const fs::path& path, const Metadata& metada
   // Validate (and order) before touching the file system.
   ordered_entries(tensors);
   detail::write_file_atomic_with(
-      path,
-      [&](const detail::WriteChunk& write) { write_safetensors(tensors, metadata, write); },
+      path, [&](const detail::WriteChunk& write) { write_safetensors(tensors, metadata, write); },
       "save");
 }
 

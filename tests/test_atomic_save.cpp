@@ -20,31 +20,13 @@
 #include <filesystem>
 #include <random>
 #include <thread>
+#include "temp_dir.h"
 
 using namespace tg;
 namespace fs = std::filesystem;
 namespace tt = boost::test_tools;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag)
-      : path(fs::temp_directory_path() / ("tg_atomic_" + tag + "_" + std::to_string(::getpid()))) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::vector<std::string> entries() const {
-    std::vector<std::string> out;
-    for (const auto& e : fs::directory_iterator(path)) out.push_back(e.path().filename());
-    std::sort(out.begin(), out.end());
-    return out;
-  }
-};
 
 // A ~20 MB checkpoint whose every element holds `version` (so a torn file cannot pass).
 constexpr std::int64_t kBig = 1'600'000;

@@ -3,8 +3,8 @@
 #define BOOST_TEST_MODULE autograd
 #include <boost/test/unit_test.hpp>
 
-#include <cmath>
 #include <tapegrad/tapegrad.h>
+#include <cmath>
 
 using namespace tg;
 
@@ -59,7 +59,8 @@ BOOST_AUTO_TEST_CASE(non_scalar_backward_needs_a_gradient) {
   BOOST_TEST(contains(msg, "[2]"));
   y.backward(tensor({1.0, -1.0}, kFloat64));
   BOOST_TEST(allclose(x.grad(), tensor({3.0, -3.0}, kFloat64)));
-  BOOST_TEST(contains(error_of([&] { (x * 1.0).backward(zeros({3}, kFloat64)); }), "does not match"));
+  BOOST_TEST(
+      contains(error_of([&] { (x * 1.0).backward(zeros({3}, kFloat64)); }), "does not match"));
   BOOST_TEST(contains(error_of([] { zeros({1}).backward(); }), "does not require grad"));
 }
 

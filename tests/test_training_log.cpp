@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include "temp_dir.h"
 
 using namespace tg;
 namespace fs = std::filesystem;
@@ -28,21 +29,6 @@ std::string error_of(F&& f) {
 bool contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
 }
-
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("tg_test_log_" + std::to_string(::getpid()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::vector<std::string> files() const {
-    std::vector<std::string> out;
-    for (const auto& e : fs::directory_iterator(path)) out.push_back(e.path().filename());
-    std::sort(out.begin(), out.end());
-    return out;
-  }
-};
 
 std::string slurp(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
@@ -94,11 +80,11 @@ BOOST_AUTO_TEST_CASE(write_csv_is_atomic_and_leaves_no_temp_files) {
   std::ofstream(csv) << "old contents";
   log.write_csv(csv);
   BOOST_TEST(slurp(csv) == log.csv());
-  BOOST_TEST(dir.files() == (std::vector<std::string>{"run.csv"}),
+  BOOST_TEST(dir.entries() == (std::vector<std::string>{"run.csv"}),
              boost::test_tools::per_element());
   const std::string err = error_of([&] { log.write_csv(dir.path / "no" / "such" / "dir.csv"); });
   BOOST_TEST(contains(err, "cannot create"), err);
-  BOOST_TEST(dir.files().size() == 1u);
+  BOOST_TEST(dir.entries().size() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(table_prints_a_header_once_then_aligned_rows) {
@@ -146,7 +132,7 @@ BOOST_AUTO_TEST_CASE(plot_writes_a_png_or_says_why_not) {
   const std::string bytes = slurp(png);
   BOOST_TEST(bytes.size() > 1000u);
   BOOST_TEST(bytes.substr(0, 8) == "\x89PNG\r\n\x1a\n");
-  BOOST_TEST(dir.files() == (std::vector<std::string>{"curves.png"}),
+  BOOST_TEST(dir.entries() == (std::vector<std::string>{"curves.png"}),
              boost::test_tools::per_element());  // the temp script and data are gone
   // Only one panel's worth of columns also plots.
   TrainingLog loss_only;

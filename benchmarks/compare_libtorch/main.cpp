@@ -54,7 +54,8 @@ int main(int argc, char** argv) {
   int epochs = 4;
   std::int64_t limit = 60000;
   std::vector<std::string> only;
-  app.add_option("--epochs", epochs, "epochs per framework (the first is a warm-up)")->check(CLI::Range(2, 100));
+  app.add_option("--epochs", epochs, "epochs per framework (the first is a warm-up)")
+      ->check(CLI::Range(2, 100));
   app.add_option("--limit", limit, "training samples used")->check(CLI::Range(1000, 60000));
   app.add_option("--nets", only, "nets to run (default: all)");
   std::string memory;
@@ -89,8 +90,8 @@ int main(int argc, char** argv) {
                   spec.name.c_str(), resident_mb("VmRSS:"));
       for (int e = 0; e < epochs; ++e) {
         trainer->train_epoch(data, orders[static_cast<std::size_t>(e)]);
-        std::printf("memory framework=%s net=%s epoch=%d steps=%lld rss_mb=%.1f\n",
-                    memory.c_str(), spec.name.c_str(), e + 1,
+        std::printf("memory framework=%s net=%s epoch=%d steps=%lld rss_mb=%.1f\n", memory.c_str(),
+                    spec.name.c_str(), e + 1,
                     static_cast<long long>((e + 1) * (data.n / spec.batch)), resident_mb("VmRSS:"));
       }
       std::printf("memory framework=%s net=%s peak_rss_mb=%.1f\n", memory.c_str(),
@@ -128,8 +129,10 @@ int main(int argc, char** argv) {
       g = std::min(g, gemm_bound_epoch(spec, data.n));
       apply(best);
       const double b = torch_trainer->train_epoch(data, orders[e]);
-      std::fprintf(stderr, "  epoch %d: tapegrad %.3f s (loss %.4f)  libtorch %.3f s (loss %.4f)  gemm %.3f s\n",
-                   e + 1, a, tg_trainer->last_loss(), b, torch_trainer->last_loss(), g);
+      std::fprintf(
+          stderr,
+          "  epoch %d: tapegrad %.3f s (loss %.4f)  libtorch %.3f s (loss %.4f)  gemm %.3f s\n",
+          e + 1, a, tg_trainer->last_loss(), b, torch_trainer->last_loss(), g);
       if (e == 0) continue;
       tg_s.push_back(a);
       torch_s.push_back(b);

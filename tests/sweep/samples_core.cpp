@@ -4,6 +4,8 @@
 namespace tg::sweep {
 
 TG_OP_SAMPLES(core_elementwise) {
+  // One sample per line reads as a table.
+  // clang-format off
   return {
       {"add", "plain", [](const In& x) { return x[0] + x[1]; }, [] { return In{rnd({3, 4}), rnd({3, 4})}; }},
       {"add", "broadcast", [](const In& x) { return add(x[0], x[1], 0.5); }, [] { return In{rnd({2, 3, 4}), rnd({4})}; }},
@@ -32,9 +34,12 @@ TG_OP_SAMPLES(core_elementwise) {
       {"pow", "fractional", [](const In& x) { return pow(x[0], 1.5); }, [] { return In{positive({3, 2})}; }},
       {"pow", "negative exponent", [](const In& x) { return pow(x[0], -2.0); }, [] { return In{positive({4})}; }},
   };
+  // clang-format on
 }
 
 TG_OP_SAMPLES(core_reduction) {
+  // One sample per line reads as a table.
+  // clang-format off
   return {
       {"sum", "all", [](const In& x) { return sum(x[0]); }, [] { return In{rnd({3, 4})}; }},
       {"sum", "dim keepdim", [](const In& x) { return sum(x[0], {1}, true); }, [] { return In{rnd({2, 3, 4})}; }},
@@ -43,9 +48,12 @@ TG_OP_SAMPLES(core_reduction) {
       {"mean", "dim", [](const In& x) { return mean(x[0], {0}); }, [] { return In{rnd({4, 3})}; }},
       {"mean", "all", [](const In& x) { return mean(x[0]); }, [] { return In{noncontig({2, 5})}; }},
   };
+  // clang-format on
 }
 
 TG_OP_SAMPLES(core_linalg) {
+  // One sample per line reads as a table.
+  // clang-format off
   return {
       {"matmul", "2d", [](const In& x) { return matmul(x[0], x[1]); }, [] { return In{rnd({3, 4}), rnd({4, 2})}; }},
       {"matmul", "transposed views", [](const In& x) { return matmul(x[0], x[1]); }, [] { return In{noncontig({3, 4}), noncontig({4, 5})}; }},
@@ -56,9 +64,12 @@ TG_OP_SAMPLES(core_linalg) {
       {"matmul", "3d @ 2d", [](const In& x) { return matmul(x[0], x[1]); }, [] { return In{rnd({2, 3, 4}), rnd({4, 2})}; }},
       {"matmul", "constant operand", [](const In& x) { return matmul(x[0], x[1]); }, [] { return In{constant({2, 3}), rnd({3, 2})}; }},
   };
+  // clang-format on
 }
 
 TG_OP_SAMPLES(core_shape) {
+  // One sample per line reads as a table.
+  // clang-format off
   return {
       {"view", "reshape", [](const In& x) { return x[0].reshape({4, 3}) * x[1]; }, [] { return In{rnd({3, 4}), rnd({3})}; }},
       {"view", "reshape of non-contiguous (copies)", [](const In& x) { return x[0].reshape({-1}); }, [] { return In{noncontig({3, 4})}; }},
@@ -76,6 +87,7 @@ TG_OP_SAMPLES(core_shape) {
       {"clone", "plain", [](const In& x) { return x[0].clone(); }, [] { return In{rnd({2, 2})}; }},
       {"to_dtype", "float64 -> float32 -> float64", [](const In& x) { return x[0].to(kFloat32).to(kFloat64) * 1.0; }, [] { return In{rnd({3})}; }, true, 1e-2},
   };
+  // clang-format on
 }
 
 }  // namespace tg::sweep
