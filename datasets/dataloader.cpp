@@ -5,7 +5,7 @@
 #include <limits>
 #include <numeric>
 
-#include "tapegrad/core/threading.h"
+#include "tapegrad/ops/kernels/copy_rows.h"
 
 namespace tg::data {
 
@@ -21,17 +21,10 @@ Tensor gather_rows(const Tensor& src_in, std::span<const std::int64_t> rows) {
   Tensor out = empty(shape, src.dtype());
   const std::size_t row_bytes = n ? src.nbytes() / static_cast<std::size_t>(n) : 0;
   if (row_bytes == 0 || rows.empty()) return out;
-  const auto* from = static_cast<const std::byte*>(src.raw_data());
-  auto* to = static_cast<std::byte*>(out.raw_data());
-  // Copies below ~1 MiB (an MNIST batch of 128 is 400 KB) are memory-bound and fast on one
-  // thread; waking others costs more than it saves.
-  const auto grain =
-      static_cast<std::int64_t>(std::max<std::size_t>(1, (std::size_t{1} << 20) / row_bytes));
-  detail::parallel_for(static_cast<std::int64_t>(rows.size()), grain,
-                       [&](std::int64_t b, std::int64_t e) {
-                         for (std::int64_t i = b; i < e; ++i)
-                           std::memcpy(to + i * row_bytes, from + rows[i] * row_bytes, row_bytes);
-                       });
+  kernels::copy_rows(static_cast<std::byte*>(out.raw_data()),
+                     static_cast<const std::byte*>(src.raw_data()), row_bytes,
+                     static_cast<std::int64_t>(rows.size()),
+                     [rows](std::int64_t i) { return rows[static_cast<std::size_t>(i)]; });
   return out;
 }
 

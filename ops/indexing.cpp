@@ -8,6 +8,7 @@
 
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/core/iterate.h"
+#include "tapegrad/ops/kernels/copy_rows.h"
 #include "tapegrad/ops/kernels/rows.h"
 #include "tapegrad/ops/shape.h"
 
@@ -184,18 +185,11 @@ Tensor index_select(const Tensor& x, std::int64_t dim, const Tensor& index) {
   Tensor out = empty(out_shape, x.dtype());
   const Tensor xc = x.detach().contiguous();
   const kernels::Rows r = kernels::rows_along(x.shape(), d);
-  const auto es = static_cast<std::int64_t>(element_size(x.dtype()));
-  const auto* src = static_cast<const std::byte*>(xc.raw_data());
-  auto* dst = static_cast<std::byte*>(out.raw_data());
-  const std::int64_t grain =
-      std::max<std::int64_t>(1, detail::kElementwiseGrain / std::max<std::int64_t>(r.inner, 1));
-  detail::parallel_for(r.outer * k, grain, [&](std::int64_t b, std::int64_t e) {
-    for (std::int64_t row = b; row < e; ++row) {
-      const std::int64_t o = row / k, j = row % k;
-      std::memcpy(dst + row * r.inner * es, src + (o * n + ip[j]) * r.inner * es,
-                  static_cast<std::size_t>(r.inner * es));
-    }
-  });
+  // Slice (o, j) of the output is slice (o, ip[j]) of x, each `inner` elements long.
+  kernels::copy_rows(static_cast<std::byte*>(out.raw_data()),
+                     static_cast<const std::byte*>(xc.raw_data()),
+                     static_cast<std::size_t>(r.inner) * element_size(x.dtype()), r.outer * k,
+                     [&](std::int64_t row) { return (row / k) * n + ip[row % k]; });
   const Shape shape = x.shape();
   return record("index_select", {x}, out, {idx}, [d, shape](const Tensor& g, const Saved& s) {
     return grads{index_select_backward(g, d, s[0], shape)};

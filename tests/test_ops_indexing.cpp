@@ -90,6 +90,31 @@ BOOST_AUTO_TEST_CASE(index_select_values_gradient_and_errors) {
   BOOST_TEST(contains(error_of([&] { index_select(x, 0, ids({0, 1}, {1, 2})); }), "1-D"));
 }
 
+// Above 256 KB the copy is cut over threads; each slice must still land in its place.
+BOOST_AUTO_TEST_CASE(index_select_of_a_large_middle_dim_on_one_and_two_threads) {
+  manual_seed(4);
+  const Tensor x = rand({3, 500, 100});
+  std::vector<std::int64_t> pick(300);
+  for (std::size_t j = 0; j < pick.size(); ++j)
+    pick[j] = static_cast<std::int64_t>((j * 7919) % 500);
+  const auto xs = x.to_vector<float>();
+  const int before = get_num_threads();
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    const Tensor y = index_select(x, 1, from_vector(pick));
+    BOOST_TEST(y.shape() == (Shape{3, 300, 100}));
+    const auto ys = y.to_vector<float>();
+    std::size_t wrong = 0;
+    for (std::size_t o = 0; o < 3; ++o)
+      for (std::size_t j = 0; j < pick.size(); ++j)
+        for (std::size_t i = 0; i < 100; ++i)
+          wrong += ys[(o * 300 + j) * 100 + i] !=
+                   xs[(o * 500 + static_cast<std::size_t>(pick[j])) * 100 + i];
+    BOOST_TEST(wrong == 0u);
+  }
+  set_num_threads(before);
+}
+
 BOOST_AUTO_TEST_CASE(gather_and_scatter_add) {
   const Tensor x = leaf({1, 2, 3, 4}, {2, 2});
   const Tensor g = gather(x, 1, ids({0, 0, 1, 0}, {2, 2}));

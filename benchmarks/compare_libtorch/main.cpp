@@ -63,6 +63,13 @@ int main(int argc, char** argv) {
                  "train only this framework (tapegrad or libtorch), in its thread setting, and "
                  "print resident memory after every epoch and the peak; run once per framework")
       ->check(CLI::IsMember({"tapegrad", "libtorch"}));
+  bool scaling = false;
+  app.add_flag("--scaling", scaling,
+               "train only tapegrad, on 1 thread and on all cores in alternating epochs, and print "
+               "`scaling net=NAME threads1_s=X threadsN_s=Y ratio=Y/X`");
+  int tg_threads = 0;
+  app.add_option("--threads", tg_threads, "tapegrad's thread count (default: all cores)")
+      ->check(CLI::Range(1, 256));
   CLI11_PARSE(app, argc, argv);
 
   const Data data = load_fashion_mnist(limit);
@@ -75,13 +82,14 @@ int main(int argc, char** argv) {
     orders.push_back(std::move(o));
   }
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (tg_threads == 0) tg_threads = cores;
 
   if (!memory.empty()) {  // one framework per process, so the peak is its own
     for (const auto& spec : comparison_nets()) {
       if (!only.empty() && std::find(only.begin(), only.end(), spec.name) == only.end()) continue;
       std::unique_ptr<Trainer> trainer;
       if (memory == "tapegrad") {
-        trainer = make_tapegrad_trainer(spec, cores);
+        trainer = make_tapegrad_trainer(spec, tg_threads);
       } else {
         apply({1, cores});
         trainer = make_torch_trainer(spec);
@@ -89,13 +97,39 @@ int main(int argc, char** argv) {
       std::printf("memory framework=%s net=%s rss_mb_after_data=%.1f\n", memory.c_str(),
                   spec.name.c_str(), resident_mb("VmRSS:"));
       for (int e = 0; e < epochs; ++e) {
-        trainer->train_epoch(data, orders[static_cast<std::size_t>(e)]);
-        std::printf("memory framework=%s net=%s epoch=%d steps=%lld rss_mb=%.1f\n", memory.c_str(),
-                    spec.name.c_str(), e + 1,
-                    static_cast<long long>((e + 1) * (data.n / spec.batch)), resident_mb("VmRSS:"));
+        const double s = trainer->train_epoch(data, orders[static_cast<std::size_t>(e)]);
+        std::printf("memory framework=%s net=%s epoch=%d steps=%lld s=%.3f rss_mb=%.1f\n",
+                    memory.c_str(), spec.name.c_str(), e + 1,
+                    static_cast<long long>((e + 1) * (data.n / spec.batch)), s,
+                    resident_mb("VmRSS:"));
       }
       std::printf("memory framework=%s net=%s peak_rss_mb=%.1f\n", memory.c_str(),
                   spec.name.c_str(), resident_mb("VmHWM:"));
+      std::fflush(stdout);
+    }
+    return 0;
+  }
+
+  if (scaling) {  // two models from the same seed, so both runs do the same arithmetic
+    for (const auto& spec : comparison_nets()) {
+      if (!only.empty() && std::find(only.begin(), only.end(), spec.name) == only.end()) continue;
+      auto one = make_tapegrad_trainer(spec, 1);
+      auto all = make_tapegrad_trainer(spec, cores);
+      std::vector<double> s1, sn;
+      for (int e = 0; e < epochs; ++e) {
+        tapegrad_set_threads(1);
+        const double a = one->train_epoch(data, orders[static_cast<std::size_t>(e)]);
+        tapegrad_set_threads(cores);
+        const double b = all->train_epoch(data, orders[static_cast<std::size_t>(e)]);
+        std::fprintf(stderr, "  epoch %d: 1 thread %.3f s  %d threads %.3f s\n", e + 1, a, cores,
+                     b);
+        if (e == 0) continue;
+        s1.push_back(a);
+        sn.push_back(b);
+      }
+      const double x = median(s1), y = median(sn);
+      std::printf("scaling net=%s threads1_s=%.3f threads%d_s=%.3f ratio=%.3f\n", spec.name.c_str(),
+                  x, cores, y, y / x);
       std::fflush(stdout);
     }
     return 0;
@@ -117,10 +151,10 @@ int main(int argc, char** argv) {
                  best.torch_threads, best.blas_threads, best_s);
 
     auto torch_trainer = make_torch_trainer(spec);
-    auto tg_trainer = make_tapegrad_trainer(spec, cores);
+    auto tg_trainer = make_tapegrad_trainer(spec, tg_threads);
     std::vector<double> tg_s, torch_s, bound_s;
     for (int e = 0; e < epochs; ++e) {  // alternate, so drifts of the machine hit both alike
-      tapegrad_set_threads(cores);
+      tapegrad_set_threads(tg_threads);
       const double a = tg_trainer->train_epoch(data, orders[e]);
       // The bound is the faster of OpenBLAS on all cores and on one: a lower bound either way.
       openblas_set_num_threads(cores);

@@ -51,8 +51,10 @@ void gemm_block(const T* a, Layout la, const T* b, Layout lb, T* c, std::int64_t
 }
 
 // Below this many multiply-adds per part a split costs more (task start, packing the shared
-// operand again) than the second core gives back.
-constexpr double kMinMacsPerPart = 1.5e6;
+// operand again) than the second core gives back. At 1M, the 784-30-10 net's input layer
+// ([100, 784] x [784, 30], 2.35M) splits in two: 66 -> 42 us (bench_gemm), and a whole epoch
+// on 2 threads went from 0.98x to 0.92x of 1 thread (compare_libtorch --scaling).
+constexpr double kMinMacsPerPart = 1.0e6;
 // Parts are cut at multiples of this many rows or columns (a multiple of the kernels' tiles).
 constexpr std::int64_t kPartAlign = 8;
 
