@@ -25,8 +25,8 @@ double gemm_bound_epoch(const NetSpec& spec, std::int64_t n) {
   for (std::int64_t b = 0; b < batches; ++b) {
     for (std::size_t l = 0; l + 1 < widths.size(); ++l)  // forward: A[l+1] = A[l] W^T
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, widths[l + 1], widths[l], 1.0f,
-                  acts[l].data(), widths[l], weights[l].data(), widths[l], 0.0f,
-                  acts[l + 1].data(), widths[l + 1]);
+                  acts[l].data(), widths[l], weights[l].data(), widths[l], 0.0f, acts[l + 1].data(),
+                  widths[l + 1]);
     for (std::size_t l = widths.size() - 1; l >= 1; --l) {
       // dW = dA[l]^T A[l-1]
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, widths[l], widths[l - 1], batch, 1.0f,

@@ -47,6 +47,31 @@ void apply(const ThreadConfig& c) {
   openblas_set_num_threads(c.blas_threads);
 }
 
+// One line per op and size: tapegrad on all cores against LibTorch's faster thread setting, both
+// for a fresh result (what `torch::exp(x)` does) and into a kept buffer (`torch::exp_out`).
+// The ratio is taken against the faster of LibTorch's two.
+void compare_elementwise(int cores) {
+  for (const std::int64_t n : {std::int64_t{1} << 20, std::int64_t{1} << 24}) {
+    for (const auto& op : elementwise_ops()) {
+      const double bytes = (is_binary(op) ? 12.0 : 8.0) * static_cast<double>(n);
+      tapegrad_set_threads(cores);
+      const double tg_s = tapegrad_elementwise_s(op, n);
+      double fresh_s = 1e30, out_s = 1e30;
+      for (const int t : {1, cores}) {
+        apply({t, 1});
+        fresh_s = std::min(fresh_s, torch_elementwise_s(op, n, false));
+        out_s = std::min(out_s, torch_elementwise_s(op, n, true));
+      }
+      std::printf(
+          "compare elementwise op=%s n=%lld tapegrad_gbs=%.1f libtorch_gbs=%.1f "
+          "libtorch_out_gbs=%.1f ratio=%.2f\n",
+          op.c_str(), static_cast<long long>(n), bytes / tg_s / 1e9, bytes / fresh_s / 1e9,
+          bytes / out_s / 1e9, std::min(fresh_s, out_s) / tg_s);
+      std::fflush(stdout);
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -63,6 +88,9 @@ int main(int argc, char** argv) {
                  "train only this framework (tapegrad or libtorch), in its thread setting, and "
                  "print resident memory after every epoch and the peak; run once per framework")
       ->check(CLI::IsMember({"tapegrad", "libtorch"}));
+  bool only_elementwise = false;
+  app.add_flag("--elementwise", only_elementwise,
+               "run only the elementwise comparison (the `compare elementwise` lines)");
   bool scaling = false;
   app.add_flag("--scaling", scaling,
                "train only tapegrad, on 1 thread and on all cores in alternating epochs, and print "
@@ -71,6 +99,13 @@ int main(int argc, char** argv) {
   app.add_option("--threads", tg_threads, "tapegrad's thread count (default: all cores)")
       ->check(CLI::Range(1, 256));
   CLI11_PARSE(app, argc, argv);
+
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (tg_threads == 0) tg_threads = cores;
+  if (only_elementwise) {
+    compare_elementwise(cores);
+    return 0;
+  }
 
   const Data data = load_fashion_mnist(limit);
   std::mt19937_64 rng(1234);
@@ -81,8 +116,6 @@ int main(int argc, char** argv) {
     std::shuffle(o.begin(), o.end(), rng);
     orders.push_back(std::move(o));
   }
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  if (tg_threads == 0) tg_threads = cores;
 
   if (!memory.empty()) {  // one framework per process, so the peak is its own
     for (const auto& spec : comparison_nets()) {
@@ -181,5 +214,7 @@ int main(int argc, char** argv) {
   tapegrad_set_threads(1);
   std::printf("compare op_overhead_us tapegrad=%.3f libtorch=%.3f\n", tapegrad_op_overhead_us(),
               torch_op_overhead_us());
+  std::fflush(stdout);
+  if (only.empty()) compare_elementwise(cores);
   return 0;
 }

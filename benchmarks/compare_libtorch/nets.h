@@ -6,12 +6,12 @@
 #include <vector>
 
 struct NetSpec {
-  std::string name;            // mlp1024_dropout_adam, ...
-  std::vector<int> hidden;     // hidden layer widths
-  std::string activation;      // relu, tanh, sigmoid
+  std::string name;         // mlp1024_dropout_adam, ...
+  std::vector<int> hidden;  // hidden layer widths
+  std::string activation;   // relu, tanh, sigmoid
   bool batch_norm = false;
   std::vector<double> dropout;  // per hidden layer, probability of dropping (0 = none)
-  std::string optimizer;       // adam or momentum
+  std::string optimizer;        // adam or momentum
   double lr = 0.0;
   int batch = 0;
 };
@@ -35,3 +35,11 @@ class Trainer {
   virtual double train_epoch(const Data& data, const Order& order) = 0;
   virtual double last_loss() const = 0;
 };
+
+// The elementwise ops compared on large float32 vectors: binary (add, mul) read two inputs,
+// the rest one; all write one output.
+inline const std::vector<std::string>& elementwise_ops() {
+  static const std::vector<std::string> ops{"add", "mul", "relu", "tanh", "exp", "sigmoid"};
+  return ops;
+}
+inline bool is_binary(const std::string& op) { return op == "add" || op == "mul"; }

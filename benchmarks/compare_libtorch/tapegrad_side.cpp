@@ -2,8 +2,10 @@
 // batch order as the LibTorch side.
 #include "tapegrad_side.h"
 
-#include <chrono>
+#include "timing.h"
+
 #include <tapegrad/tapegrad.h>
+#include <chrono>
 
 namespace {
 
@@ -13,10 +15,14 @@ std::shared_ptr<tg::nn::Sequential> build(const NetSpec& spec) {
   for (std::size_t i = 0; i < spec.hidden.size(); ++i) {
     net->push_back(tg::nn::Linear(in, spec.hidden[i]));
     if (spec.batch_norm) net->push_back(tg::nn::BatchNorm1d(spec.hidden[i]));
-    if (spec.activation == "relu") net->push_back(tg::nn::ReLU());
-    else if (spec.activation == "tanh") net->push_back(tg::nn::Tanh());
-    else net->push_back(tg::nn::Sigmoid());
-    if (i < spec.dropout.size() && spec.dropout[i] > 0) net->push_back(tg::nn::Dropout(spec.dropout[i]));
+    if (spec.activation == "relu")
+      net->push_back(tg::nn::ReLU());
+    else if (spec.activation == "tanh")
+      net->push_back(tg::nn::Tanh());
+    else
+      net->push_back(tg::nn::Sigmoid());
+    if (i < spec.dropout.size() && spec.dropout[i] > 0)
+      net->push_back(tg::nn::Dropout(spec.dropout[i]));
     in = spec.hidden[i];
   }
   net->push_back(tg::nn::Linear(in, 10));
@@ -29,10 +35,11 @@ class TapegradTrainer : public Trainer {
     tg::manual_seed(0);
     net_ = build(spec);
     if (spec.optimizer == "adam")
-      opt_ = std::make_unique<tg::optim::Adam>(net_->parameters(), tg::optim::AdamOptions{.lr = spec.lr});
+      opt_ = std::make_unique<tg::optim::Adam>(net_->parameters(),
+                                               tg::optim::AdamOptions{.lr = spec.lr});
     else
-      opt_ = std::make_unique<tg::optim::SGD>(net_->parameters(),
-                                              tg::optim::SGDOptions{.lr = spec.lr, .momentum = 0.9});
+      opt_ = std::make_unique<tg::optim::SGD>(
+          net_->parameters(), tg::optim::SGDOptions{.lr = spec.lr, .momentum = 0.9});
   }
 
   double train_epoch(const Data& data, const Order& order) override {
@@ -97,4 +104,24 @@ double tapegrad_op_overhead_us() {
     best = std::min(best, us / 200 / 100);
   }
   return best;
+}
+
+double tapegrad_elementwise_s(const std::string& op, std::int64_t n) {
+  tg::manual_seed(0);
+  const auto a = tg::rand({n}) * 4.0 - 2.0, b = tg::rand({n}) * 4.0 - 2.0;
+  return median_seconds([&] {
+    tg::Tensor r;
+    if (op == "add")
+      r = a + b;
+    else if (op == "mul")
+      r = a * b;
+    else if (op == "relu")
+      r = tg::relu(a);
+    else if (op == "tanh")
+      r = tg::tanh(a);
+    else if (op == "exp")
+      r = tg::exp(a);
+    else
+      r = tg::sigmoid(a);
+  });
 }

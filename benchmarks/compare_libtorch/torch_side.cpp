@@ -3,6 +3,7 @@
 
 #include <chrono>
 
+#include "timing.h"
 #include "torch_side.h"
 
 namespace {
@@ -11,9 +12,11 @@ struct TorchNet : torch::nn::Module {
   explicit TorchNet(const NetSpec& s) : spec(s) {
     int in = 784;
     for (std::size_t i = 0; i < s.hidden.size(); ++i) {
-      linears.push_back(register_module("fc" + std::to_string(i), torch::nn::Linear(in, s.hidden[i])));
+      linears.push_back(
+          register_module("fc" + std::to_string(i), torch::nn::Linear(in, s.hidden[i])));
       if (s.batch_norm)
-        norms.push_back(register_module("bn" + std::to_string(i), torch::nn::BatchNorm1d(s.hidden[i])));
+        norms.push_back(
+            register_module("bn" + std::to_string(i), torch::nn::BatchNorm1d(s.hidden[i])));
       in = s.hidden[i];
     }
     out = register_module("out", torch::nn::Linear(in, 10));
@@ -22,9 +25,12 @@ struct TorchNet : torch::nn::Module {
     for (std::size_t i = 0; i < linears.size(); ++i) {
       x = linears[i]->forward(x);
       if (spec.batch_norm) x = norms[i]->forward(x);
-      if (spec.activation == "relu") x = torch::relu(x);
-      else if (spec.activation == "tanh") x = torch::tanh(x);
-      else x = torch::sigmoid(x);
+      if (spec.activation == "relu")
+        x = torch::relu(x);
+      else if (spec.activation == "tanh")
+        x = torch::tanh(x);
+      else
+        x = torch::sigmoid(x);
       if (i < spec.dropout.size() && spec.dropout[i] > 0)
         x = torch::dropout(x, spec.dropout[i], is_training());
     }
@@ -42,7 +48,8 @@ class TorchTrainer : public Trainer {
     torch::manual_seed(0);
     net_ = std::make_shared<TorchNet>(spec);
     if (spec.optimizer == "adam")
-      opt_ = std::make_unique<torch::optim::Adam>(net_->parameters(), torch::optim::AdamOptions(spec.lr));
+      opt_ = std::make_unique<torch::optim::Adam>(net_->parameters(),
+                                                  torch::optim::AdamOptions(spec.lr));
     else
       opt_ = std::make_unique<torch::optim::SGD>(net_->parameters(),
                                                  torch::optim::SGDOptions(spec.lr).momentum(0.9));
@@ -50,8 +57,8 @@ class TorchTrainer : public Trainer {
 
   double train_epoch(const Data& data, const Order& order) override {
     const auto images = torch::from_blob(const_cast<float*>(data.images.data()), {data.n, 784});
-    const auto labels = torch::from_blob(const_cast<std::int64_t*>(data.labels.data()), {data.n},
-                                         torch::kInt64);
+    const auto labels =
+        torch::from_blob(const_cast<std::int64_t*>(data.labels.data()), {data.n}, torch::kInt64);
     const auto index = torch::from_blob(const_cast<std::int64_t*>(order.data()),
                                         {static_cast<std::int64_t>(order.size())}, torch::kInt64);
     net_->train();
@@ -102,4 +109,41 @@ double torch_op_overhead_us() {
     best = std::min(best, us / 200 / 100);
   }
   return best;
+}
+
+double torch_elementwise_s(const std::string& op, std::int64_t n, bool into_buffer) {
+  torch::manual_seed(0);
+  const auto a = torch::rand({n}) * 4 - 2, b = torch::rand({n}) * 4 - 2;
+  auto out = torch::empty({n});
+  torch::NoGradGuard no_grad;
+  return median_seconds([&] {
+    if (into_buffer) {
+      if (op == "add")
+        torch::add_out(out, a, b);
+      else if (op == "mul")
+        torch::mul_out(out, a, b);
+      else if (op == "relu")
+        torch::clamp_min_out(out, a, 0);  // relu has no _out form
+      else if (op == "tanh")
+        torch::tanh_out(out, a);
+      else if (op == "exp")
+        torch::exp_out(out, a);
+      else
+        torch::sigmoid_out(out, a);
+      return;
+    }
+    torch::Tensor r;
+    if (op == "add")
+      r = a + b;
+    else if (op == "mul")
+      r = a * b;
+    else if (op == "relu")
+      r = torch::relu(a);
+    else if (op == "tanh")
+      r = torch::tanh(a);
+    else if (op == "exp")
+      r = torch::exp(a);
+    else
+      r = torch::sigmoid(a);
+  });
 }
