@@ -3,7 +3,9 @@
 //   reduces across rows (strided), dim 1 along them (contiguous); [4096, 1000] and [1000, 4096]
 //   hold the same data with the long side swapped;
 // - logsumexp, softmax and log_softmax over the last dim of [128, 1000] and [4096, 1000];
-// - cross_entropy forward + backward on [128, 10] (a seed net's batch) and [4096, 1000].
+// - cross_entropy forward + backward on [128, 10] (a seed net's batch) and [4096, 1000];
+// - batch_norm in training mode, forward alone and forward + backward, on the hidden layers of
+//   the 784-1024-512-10 seed net ([128, 1024] and [128, 512]).
 // Bytes processed count the input read once plus any full-size output written, so GB/s can be
 // set beside bench_elementwise's triad.
 #include <benchmark/benchmark.h>
@@ -89,6 +91,29 @@ void BM_cross_entropy_fwd_bwd(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * n * c * 4 * 2);  // logits read, gradient written
 }
 
+// Training-mode batch_norm with affine weight and bias. The gradient pass is the fused backward
+// a training step runs (grad mode off inside backward).
+void BM_batch_norm(benchmark::State& state, bool backward) {
+  const std::int64_t n = state.range(0), c = state.range(1);
+  tg::set_num_threads(static_cast<int>(state.range(2)));
+  Tensor x = input(n, c).requires_grad_();
+  Tensor w = tg::ones({c}).requires_grad_(), b = tg::zeros({c}).requires_grad_();
+  Tensor running_mean = tg::zeros({c}), running_var = tg::ones({c});
+  const Tensor g = tg::randn({n, c});
+  const auto run = [&] {
+    Tensor y = F::batch_norm(x, running_mean, running_var, w, b, true, 0.1, 1e-5);
+    if (backward) {
+      const auto gx = tg::grad({y}, {x, w, b}, {g});
+      benchmark::DoNotOptimize(gx[0].raw_data());
+    }
+    benchmark::DoNotOptimize(y.raw_data());
+  };
+  run();
+  for (auto _ : state) run();
+  // x read (twice more for the statistics and backward, not counted) and y written.
+  state.SetBytesProcessed(state.iterations() * n * c * 4 * (backward ? 4 : 2));
+}
+
 }  // namespace
 
 void register_benchmarks() {
@@ -124,4 +149,9 @@ void register_benchmarks() {
            rows);
   shaped(benchmark::RegisterBenchmark("BM_cross_entropy/fwd_bwd", BM_cross_entropy_fwd_bwd),
          {{128, 10}, {4096, 1000}});
+  for (const bool backward : {false, true})
+    shaped(benchmark::RegisterBenchmark(
+               backward ? "BM_batch_norm/fwd_bwd" : "BM_batch_norm/fwd",
+               [backward](benchmark::State& s) { BM_batch_norm(s, backward); }),
+           {{128, 1024}, {128, 512}});
 }

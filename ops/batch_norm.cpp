@@ -35,9 +35,13 @@ struct Layout {
 // Calls f(c0, c1) over blocks of channels, split over threads. For [N, C] input (L == 1) each
 // block walks the rows and, inside a row, its channels: contiguous memory the compiler
 // vectorizes. The order in which a channel's values are summed never depends on the blocks.
+// A block holds at least kValuesPerBlock values: each pass is a few cycles per value on data
+// that sits in the cache of the core that made it, and a second core has to fetch its half
+// across. [128, 512] took 22 us forward on one thread and 43-61 us on two (bench_reduction).
+constexpr std::int64_t kValuesPerBlock = std::int64_t{1} << 18;
 void for_channel_blocks(const Layout& s, const std::function<void(std::int64_t, std::int64_t)>& f) {
   const std::int64_t per_channel = std::max<std::int64_t>(s.count(), 1);
-  std::int64_t block = (detail::kElementwiseGrain + per_channel - 1) / per_channel;
+  std::int64_t block = (kValuesPerBlock + per_channel - 1) / per_channel;
   block = (block + 15) / 16 * 16;  // whole vectors of channels
   detail::parallel_for(s.C, block, f);
 }
