@@ -50,11 +50,16 @@ void gemm_block(const T* a, Layout la, const T* b, Layout lb, T* c, std::int64_t
                 static_cast<int>(ldc));
 }
 
-// Below this many multiply-adds per part a split costs more (task start, packing the shared
-// operand again) than the second core gives back. At 1M, the 784-30-10 net's input layer
-// ([100, 784] x [784, 30], 2.35M) splits in two: 66 -> 42 us (bench_gemm), and a whole epoch
-// on 2 threads went from 0.98x to 0.92x of 1 thread (compare_libtorch --scaling).
-constexpr double kMinMacsPerPart = 1.0e6;
+// Below this many multiply-adds per part a split costs more than the second core gives back:
+// the task start, packing the shared operand again, and above all moving data between the
+// cores' caches. In a hot loop (bench_gemm) even 1M per part pays: the 784-30-10 net's input
+// layer ([100, 784] x [784, 30], 2.35M) went from 66 to 42 us on 2 threads. In real training
+// it does not: the other core has to fetch the batch, and its half of the result (a weight
+// gradient, say) then has to come back. With OpenBLAS's AVX-512 kernels, splitting the
+// 784-89-10 net's 4.5M products made whole epochs 3-25% slower on 2 threads than on 1
+// (compare_libtorch --scaling). At 8M the small nets' products stay on one core and all of
+// the 784-1024-512-10 net's products except the 10-wide layer's are split.
+constexpr double kMinMacsPerPart = 8.0e6;
 // Parts are cut at multiples of this many rows or columns (a multiple of the kernels' tiles).
 constexpr std::int64_t kPartAlign = 8;
 
