@@ -10,16 +10,13 @@
 // library is fixed the warning says so: then drop the mark and the row becomes a hard check.
 #include <boost/test/unit_test.hpp>
 
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <tapegrad/tapegrad.h>
-#include <csignal>
-#include <cstdio>
 #include <functional>
 #include <string>
 #include <typeinfo>
 #include <vector>
+
+#include "run_in_child.h"
 
 namespace tg::misuse {
 
@@ -49,36 +46,14 @@ inline std::string outcome(const std::function<void()>& call, std::string& msg) 
 
 // The same in a forked child with a time limit: for rows known to crash or hang.
 inline std::string outcome_isolated(const std::function<void()>& call, std::string& msg) {
-  int fds[2];
-  if (::pipe(fds) != 0) return "pipe failed";
-  std::fflush(nullptr);
-  const pid_t pid = ::fork();
-  if (pid < 0) return "fork failed";
-  if (pid == 0) {
-    ::close(fds[0]);
-    ::alarm(60);
+  const auto child = testing::run_in_child([&] {
     std::string m;
     const std::string bad = outcome(call, m);
-    const std::string out = bad.empty() ? "E" + m : "X" + bad;
-    const bool ok = ::write(fds[1], out.data(), out.size()) == static_cast<ssize_t>(out.size());
-    ::_exit(ok ? 0 : 1);
-  }
-  ::close(fds[1]);
-  std::string buf;
-  char chunk[4096];
-  for (ssize_t n; (n = ::read(fds[0], chunk, sizeof chunk)) > 0;) buf.append(chunk, n);
-  ::close(fds[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  if (WIFSIGNALED(status))
-    return WTERMSIG(status) == SIGALRM
-               ? std::string("a hang (killed after 60 s)")
-               : "a crash (signal " + std::to_string(WTERMSIG(status)) + ")";
-  if (WEXITSTATUS(status) != 0 || buf.empty())
-    return "a crash (exit status " + std::to_string(WEXITSTATUS(status)) +
-           ", e.g. a sanitizer report above)";
-  if (buf[0] == 'E') return msg = buf.substr(1), "";
-  return buf.substr(1);
+    return bad.empty() ? "E" + m : "X" + bad;
+  });
+  if (!child.finished) return child.text;
+  if (child.text[0] == 'E') return msg = child.text.substr(1), "";
+  return child.text.substr(1);
 }
 
 inline void run_table(const std::vector<Misuse>& table) {

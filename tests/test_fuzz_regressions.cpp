@@ -7,15 +7,13 @@
 #define BOOST_TEST_MODULE fuzz_regressions
 #include <boost/test/unit_test.hpp>
 
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <tapegrad/tapegrad.h>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iterator>
+
+#include "run_in_child.h"
 
 using namespace tg;
 namespace fs = std::filesystem;
@@ -44,36 +42,14 @@ std::string clean(F&& f, const std::string& where) {
 // Runs `check` (which returns "" when all is well, else what is wrong) in a forked child and
 // returns its verdict, or how the child died.
 std::string isolated(const std::function<std::string()>& check) {
-  int fds[2];
-  if (::pipe(fds) != 0) return "pipe failed";
-  std::fflush(nullptr);
-  const pid_t pid = ::fork();
-  if (pid < 0) return "fork failed";
-  if (pid == 0) {
-    ::close(fds[0]);
-    ::alarm(60);
-    std::string verdict;
-    try {
-      verdict = check();
-    } catch (const std::exception& e) {
-      verdict = std::string("unexpected exception: ") + e.what();
-    }
-    verdict.insert(0, 1, '>');  // never empty, so a silent death is told apart
-    const bool ok = ::write(fds[1], verdict.data(), verdict.size()) == ssize_t(verdict.size());
-    ::_exit(ok ? 0 : 1);
-  }
-  ::close(fds[1]);
-  std::string buf;
-  char chunk[4096];
-  for (ssize_t n; (n = ::read(fds[0], chunk, sizeof chunk)) > 0;) buf.append(chunk, n);
-  ::close(fds[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  if (WIFSIGNALED(status)) return "crashed (signal " + std::to_string(WTERMSIG(status)) + ")";
-  if (WEXITSTATUS(status) != 0 || buf.empty())
-    return "crashed (exit status " + std::to_string(WEXITSTATUS(status)) +
-           "; see the sanitizer report above)";
-  return buf.substr(1);
+  return tg::testing::run_in_child([&]() -> std::string {
+           try {
+             return check();
+           } catch (const std::exception& e) {
+             return std::string("unexpected exception: ") + e.what();
+           }
+         })
+      .text;
 }
 
 // Loads `file` with the reader its extension names; "" when it loaded or was refused cleanly.
