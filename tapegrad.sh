@@ -7,6 +7,7 @@
 #   ./tapegrad.sh compare [ARGS]   side by side with LibTorch (installs libtorch-dev, ~1 GB)
 #   ./tapegrad.sh script FILE.cpp [-- ARGS]   build and run your own single-file program
 set -euo pipefail
+caller=$(pwd)  # `script` resolves FILE and runs the program from here, not from the checkout
 cd "$(dirname "$0")"
 root=$(pwd)
 
@@ -64,7 +65,8 @@ case "$cmd" in
     ;;
   script)
     [ $# -ge 1 ] || { echo "usage: $0 script FILE.cpp [-- ARGS]" >&2; exit 2; }
-    src=$(realpath "$1")
+    src=$(cd "$caller" && realpath -m -- "$1")
+    [ -f "$src" ] || { echo "tapegrad.sh script: no such file: $1 (looked for $src)" >&2; exit 2; }
     shift
     [ "${1:-}" = "--" ] && shift
     install_packages
@@ -84,7 +86,8 @@ target_link_libraries($name PRIVATE tapegrad::tapegrad)
 CMAKE
     cmake -S "$proj" -B "$proj/build" -DCMAKE_BUILD_TYPE=Release -Dtapegrad_DIR="$root/build" >/dev/null
     cmake --build "$proj/build" -j"$(nproc)" --target "$name"
-    exec "$proj/build/$name" "$@"
+    cd "$caller"
+    exec "$root/$proj/build/$name" "$@"
     ;;
   *)
     echo "usage: $0 {run|test|bench|compare|script FILE.cpp [-- ARGS]} [args]" >&2
