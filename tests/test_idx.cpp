@@ -515,8 +515,9 @@ BOOST_AUTO_TEST_CASE(gzip_stream_longer_than_declared_is_refused) {
 }
 
 // A gzip file under the cap that inflates to exactly what it declares loads with memory for the
-// tensor only (two passes, no inflated copy): under a limit of 1.5x its size it still loads
-// (before the fix it needed 2x: the inflated buffer and the tensor).
+// tensor only (two passes, no inflated copy): under a limit of 1.25x its size it still loads
+// (before the fix the growing inflate buffer alone needed 1.5x, and the tensor came on top; the
+// tensor may come from the block cache of earlier tests, the buffer never does).
 BOOST_AUTO_TEST_CASE(gzip_under_the_cap_needs_memory_for_the_tensor_only) {
   if (kAsan) {
     BOOST_TEST_MESSAGE("address-space limits do not apply under ASan; skipped");
@@ -526,7 +527,7 @@ BOOST_AUTO_TEST_CASE(gzip_under_the_cap_needs_memory_for_the_tensor_only) {
   const std::uint64_t mib = 128;
   write_bytes(dir / "big.gz",
               gzip_bomb(header(0x08, {static_cast<std::uint32_t>(mib << 20)}), mib));
-  const std::string got = read_idx_limited(dir / "big.gz", (mib << 20) * 3 / 2);
+  const std::string got = read_idx_limited(dir / "big.gz", (mib << 20) * 5 / 4);
   BOOST_TEST(got == "ok " + std::to_string(mib << 20), got);
 }
 
