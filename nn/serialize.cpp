@@ -283,7 +283,11 @@ StateDict from_safetensors(const std::string& bytes, Metadata* metadata) {
 
 void save(const StateDict& tensors, const fs::path& path, const Metadata& metadata) {
   // Validate (and order) before touching the file system.
-  ordered_entries(tensors);
+  try {
+    ordered_entries(tensors);
+  } catch (const std::bad_alloc&) {
+    throw Error(detail::concat("save: '", path.string(), "': out of memory"));
+  }
   detail::write_file_atomic_with(  // converts std::filesystem and allocation failures too
       path, [&](const detail::WriteChunk& write) { write_safetensors(tensors, metadata, write); },
       "save");
