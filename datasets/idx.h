@@ -21,11 +21,16 @@ enum class IdxType : std::uint8_t {
 // Reads a whole IDX file. uint8 stays uint8, int8/int16/int32 become int64, float32 and float64
 // keep their type. Every malformed file (bad magic, unknown type code, absurd rank or sizes,
 // truncated data, trailing bytes, corrupt gzip) throws tg::Error naming the file; memory is
-// never allocated beyond what the file's bytes (after decompression) actually back.
+// never allocated beyond what the file's bytes (after decompression) actually back. Only regular
+// files are read (a FIFO or device is refused without blocking). gzip files may declare at most
+// 1 GiB of data (a gzip bomb is refused before inflating, or after inflating only the declared
+// size plus one byte); plain files have no such limit.
 Tensor read_idx(const std::filesystem::path& path);
 
 // Writes `t` as IDX: uint8 -> ubyte, int64 -> int32 (values must fit), float32 -> float,
-// float64 -> double; gzip-compressed when `gzip` is true. The write is atomic (temp + rename).
+// float64 -> double; gzip-compressed when `gzip` is true. The write is atomic, through the same
+// writer as tg::save (core/atomic_file.h: unique temporary, fsync, rename, links followed,
+// devices refused), so concurrent writers to one path never tear the file.
 void write_idx(const std::filesystem::path& path, const Tensor& t, bool gzip = false);
 
 }  // namespace tg::datasets

@@ -45,9 +45,10 @@ fs::path find_file(const Source& src, const fs::path& root, const std::string& b
     std::error_code ec;
     if (fs::is_regular_file(root / name, ec)) return root / name;
   }
+  std::error_code ec;  // the non-throwing overload: a too-long root is a tg::Error like the rest
   throw Error(detail::concat(src.name, ": cannot find ", (root / base).string(), "[.gz]",
-                             fs::is_directory(root) ? "" : " (the directory does not exist)", "; ",
-                             src.how_to_get(root)));
+                             fs::is_directory(root, ec) ? "" : " (the directory does not exist)",
+                             "; ", src.how_to_get(root)));
 }
 
 data::TensorDataset load(const Source& src, const fs::path& root, Split split,

@@ -4,12 +4,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <limits>
 #include <sstream>
 
@@ -59,10 +62,24 @@ std::string sh_quote(const std::string& s) {  // a POSIX shell single-quoted wor
   return q + "'";
 }
 
-fs::path temp_sibling(const fs::path& path, const std::string& tag) {
-  return path.parent_path() /
-         (path.filename().string() + ".tmp" + tag + "." + std::to_string(::getpid()));
-}
+// A private scratch directory under the system temp dir for gnuplot's data, script and output,
+// removed with its contents afterwards (unique per call: plots may run concurrently, and the
+// PNG's own directory may not allow long extra names).
+struct ScratchDir {
+  fs::path path;
+  ScratchDir() {
+    std::string tmpl = (fs::temp_directory_path() / "tapegrad_plot.XXXXXX").string();
+    TG_CHECK(::mkdtemp(tmpl.data()) != nullptr, "plot: cannot create a temporary directory '", tmpl,
+             "': ", std::strerror(errno));
+    path = tmpl;
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+};
 
 // Runs a shell command; returns its exit status and combined output.
 std::pair<int, std::string> run(const std::string& command) {
@@ -186,8 +203,9 @@ bool TrainingLog::plot(const fs::path& png, const PlotOptions& o) const {
     return false;
   }
 
-  const fs::path data = temp_sibling(png, ".csv"), script = temp_sibling(png, ".gp"),
-                 out = temp_sibling(png, ".png");
+  const ScratchDir scratch;
+  const fs::path data = scratch.path / "data.csv", script = scratch.path / "plot.gp",
+                 out = scratch.path / "out.png";
   write_file_atomic(data, csv());
   auto panel = [&](const std::vector<std::size_t>& cols, const std::string& ylabel) {
     std::string s = "set title " + gp_quote(ylabel) + "\nset ylabel " + gp_quote(ylabel) + "\n";
@@ -222,15 +240,14 @@ bool TrainingLog::plot(const fs::path& png, const PlotOptions& o) const {
     if (result.first == 0 && fs::is_regular_file(out, ec) && fs::file_size(out, ec) > 0) break;
     result.first = result.first ? result.first : 1;
   }
-  std::error_code ec;
-  fs::remove(data, ec);
-  fs::remove(script, ec);
-  if (result.first != 0) {
-    fs::remove(out, ec);
-    throw Error(detail::concat("plot: gnuplot failed for ", png.string(), ": ", result.second));
-  }
-  fs::rename(out, png, ec);
-  TG_CHECK(!ec, "plot: cannot rename to ", png.string(), " (", ec.message(), ")");
+  TG_CHECK(result.first == 0, "plot: gnuplot failed for ", png.string(), ": ", result.second);
+  // The PNG goes in place through the atomic writer: a symbolic link is followed, a device is
+  // refused, and a reader never sees half an image.
+  std::ifstream in(out, std::ios::binary);
+  const std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  TG_CHECK(in.good() || in.eof(), "plot: cannot read gnuplot's output '", out.string(), "'");
+  detail::write_file_atomic_with(
+      png, [&](const detail::WriteChunk& write) { write(bytes.data(), bytes.size()); }, "plot");
   return true;
 }
 

@@ -4,9 +4,9 @@
 #include <bit>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <functional>
 #include <limits>
+#include <new>
 #include <nlohmann/json.hpp>
 #include <vector>
 
@@ -23,6 +23,17 @@ using json = nlohmann::json;
 namespace fs = std::filesystem;
 
 constexpr std::uint64_t kMaxHeaderBytes = 100'000'000;  // the Python reader's limit
+constexpr int kMaxHeaderDepth = 64;                     // nesting levels of the header's JSON
+constexpr std::size_t kMaxQuoted = 80;                  // bytes of a bad value quoted in errors
+
+// A JSON value for an error message: at most kMaxQuoted bytes of it (the header is untrusted and
+// may hold megabytes).
+std::string excerpt(const json& v) {
+  std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
+  if (s.size() > kMaxQuoted)
+    s = s.substr(0, kMaxQuoted) + "... (" + std::to_string(s.size()) + " bytes)";
+  return s;
+}
 
 const char* dtype_code(Dtype d) {
   switch (d) {
@@ -108,8 +119,6 @@ void write_safetensors(const StateDict& tensors, const Metadata& metadata, Sink&
     if (e.data.nbytes() > 0) sink(static_cast<const char*>(e.data.raw_data()), e.data.nbytes());
 }
 
-std::string errno_text() { return std::strerror(errno); }
-
 // ---- reading ----
 
 // Random access to the bytes of a file or a string.
@@ -129,13 +138,13 @@ struct TensorInfo {
 std::uint64_t checked_index(const Source& src, const std::string& name, const json& v,
                             const char* field) {
   TG_CHECK(v.is_number_unsigned(), src.where, ": tensor '", name, "': ", field,
-           " must hold non-negative integers, got ", v.dump());
+           " must hold non-negative integers, got ", excerpt(v));
   return v.get<std::uint64_t>();
 }
 
 TensorInfo parse_info(const Source& src, const std::string& name, const json& v) {
   const std::string& w = src.where;
-  TG_CHECK(v.is_object(), w, ": tensor '", name, "': expected an object, got ", v.dump());
+  TG_CHECK(v.is_object(), w, ": tensor '", name, "': expected an object, got ", excerpt(v));
   for (const auto& [key, unused] : v.items())
     TG_CHECK(key == "dtype" || key == "shape" || key == "data_offsets", w, ": tensor '", name,
              "': unknown field '", key, "'");
@@ -187,9 +196,18 @@ StateDict read_safetensors(const Source& src, Metadata* metadata) {
   std::string text(n, '\0');
   src.read(8, text.data(), n);
   TG_CHECK(text[0] == '{', w, ": the header must be a JSON object starting with '{'");
+  // Nesting is capped while parsing: the JSON library's dump() and copy recurse once per level,
+  // so a hostile header nested 100k deep would overflow the stack on the first error message.
+  const json::parser_callback_t cap_depth = [&](int depth, json::parse_event_t event, json&) {
+    if ((event == json::parse_event_t::object_start || event == json::parse_event_t::array_start) &&
+        depth >= kMaxHeaderDepth)
+      throw Error(detail::concat(w, ": the header nests deeper than ", kMaxHeaderDepth,
+                                 " levels (a safetensors header needs 3)"));
+    return true;
+  };
   json header;
   try {
-    header = json::parse(text);
+    header = json::parse(text, cap_depth);
   } catch (const json::exception& e) {
     throw Error(detail::concat(w, ": the header is not valid JSON: ", e.what()));
   }
@@ -201,7 +219,7 @@ StateDict read_safetensors(const Source& src, Metadata* metadata) {
       TG_CHECK(value.is_object(), w, ": __metadata__ must be an object of strings");
       for (const auto& [k, v] : value.items()) {
         TG_CHECK(v.is_string(), w, ": __metadata__ value for '", k, "' must be a string, got ",
-                 v.dump());
+                 excerpt(v));
         if (metadata) (*metadata)[k] = v.get<std::string>();
       }
       continue;
@@ -256,13 +274,21 @@ StateDict from_safetensors(const std::string& bytes, Metadata* metadata) {
              [&](std::uint64_t offset, char* dst, std::uint64_t n) {
                std::memcpy(dst, bytes.data() + offset, n);
              }};
-  return read_safetensors(src, metadata);
+  try {
+    return read_safetensors(src, metadata);
+  } catch (const std::bad_alloc&) {
+    throw Error("from_safetensors: out of memory");
+  }
 }
 
 void save(const StateDict& tensors, const fs::path& path, const Metadata& metadata) {
   // Validate (and order) before touching the file system.
-  ordered_entries(tensors);
-  detail::write_file_atomic_with(
+  try {
+    ordered_entries(tensors);
+  } catch (const std::bad_alloc&) {
+    throw Error(detail::concat("save: '", path.string(), "': out of memory"));
+  }
+  detail::write_file_atomic_with(  // converts std::filesystem and allocation failures too
       path, [&](const detail::WriteChunk& write) { write_safetensors(tensors, metadata, write); },
       "save");
 }
@@ -273,20 +299,15 @@ void save(const nn::Module& module, const fs::path& path, const Metadata& metada
 
 StateDict load(const fs::path& path, Metadata* metadata) {
   const std::string where = "load: '" + path.string() + "'";
-  std::ifstream in(path, std::ios::binary);
-  TG_CHECK(in.is_open(), where, ": cannot open the file: ", errno_text());
-  TG_CHECK(!fs::is_directory(path), where, ": is a directory");
-  in.seekg(0, std::ios::end);
-  const auto end = in.tellg();
-  TG_CHECK(end >= 0, where, ": cannot determine the file size");
-  Source src{where, static_cast<std::uint64_t>(end),
-             [&](std::uint64_t offset, char* dst, std::uint64_t n) {
-               in.seekg(static_cast<std::streamoff>(offset));
-               in.read(dst, static_cast<std::streamsize>(n));
-               TG_CHECK(in && static_cast<std::uint64_t>(in.gcount()) == n, where, ": read of ", n,
-                        " bytes at offset ", offset, " failed");
-             }};
-  return read_safetensors(src, metadata);
+  try {
+    detail::InputFile in(path, where);  // refuses directories, FIFOs and devices without blocking
+    Source src{where, in.size(), [&](std::uint64_t offset, char* dst, std::uint64_t n) {
+                 in.read_at(offset, dst, static_cast<std::size_t>(n));
+               }};
+    return read_safetensors(src, metadata);
+  } catch (const std::bad_alloc&) {
+    throw Error(where + ": out of memory while reading the file");
+  }
 }
 
 nn::LoadResult load(nn::Module& module, const fs::path& path, bool strict) {

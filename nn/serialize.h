@@ -10,10 +10,13 @@
 //
 // Saves are atomic: the file is written to a temporary in the same directory, flushed to disk
 // and renamed over `path`, so a crash leaves either the old file or the new one, never a torn
-// one (and no temporary on failure). Loads validate everything before trusting it: header size
-// (at most 100 MB), well-formed JSON, known dtypes, shapes, offsets that tile the data section
-// exactly in order and match dtype x shape, and the exact file length. Anything else is refused
-// with a tg::Error naming the file and the problem.
+// one (and no temporary on failure). A symbolic link is followed (its target is replaced, the
+// link stays); a directory, device or FIFO is refused (core/atomic_file.h). Loads read only
+// regular files (a FIFO or device is refused without blocking) and validate everything before
+// trusting it: header size (at most 100 MB), well-formed JSON nested at most 64 levels, known
+// dtypes, shapes, offsets that tile the data section exactly in order and match dtype x shape,
+// and the exact file length. Anything else is refused with a tg::Error naming the file and the
+// problem.
 #include <filesystem>
 #include <string>
 

@@ -3,13 +3,17 @@
 // a complete checkpoint of a version the child had finished (or was just finishing), and one more
 // successful save leaves no temporary files behind. Injected write failures (a missing
 // directory, a file-size limit that makes write() fail with EFBIG) leave the old file intact and
-// raise a clear tg::Error.
+// raise a clear tg::Error. What a save may replace (issue 17): a symbolic link is followed and
+// its target replaced; a device node or FIFO is refused; long file names (up to NAME_MAX) save,
+// longer ones give a tg::Error.
 #define BOOST_TEST_MODULE atomic_save
 #include <boost/test/unit_test.hpp>
 
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -199,4 +203,167 @@ BOOST_AUTO_TEST_CASE(write_failure_keeps_the_old_file_and_leaves_no_temporary) {
   save_version(sd, 42, path);
   BOOST_TEST(loaded_version(path) == 42);
   BOOST_TEST(dir.entries() == std::vector<std::string>{name}, tt::per_element());
+}
+
+// ---- issue 17: what a save may replace, and long names ----
+
+namespace {
+
+StateDict small(float v) { return {{"w", full({3}, v)}}; }
+float value_in(const fs::path& p) { return load(p).at("w").to_vector<float>()[0]; }
+
+template <typename F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    return std::string("non-tg exception: ") + e.what();
+  }
+  return "<no error>";
+}
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+}  // namespace
+
+// Saving through a symbolic link replaces the file it points to; the link stays a link (before
+// the fix the link became a regular file and the real target kept the old weights).
+BOOST_AUTO_TEST_CASE(save_through_a_symlink_replaces_its_target) {
+  TempDir dir("symlink");
+  fs::create_directories(dir / "real");
+  save(small(1), dir / "real" / "model.st");
+  fs::create_symlink(dir / "real" / "model.st", dir / "abs_link.st");  // absolute
+  fs::create_symlink("real/model.st", dir / "rel_link.st");            // relative to its dir
+  fs::create_symlink("rel_link.st", dir / "chain.st");                 // a link to a link
+
+  save(small(2), dir / "abs_link.st");
+  BOOST_TEST(fs::is_symlink(dir / "abs_link.st"));
+  BOOST_TEST(value_in(dir / "real" / "model.st") == 2.0f);
+  save(small(3), dir / "rel_link.st");
+  BOOST_TEST(fs::is_symlink(dir / "rel_link.st"));
+  BOOST_TEST(value_in(dir / "real" / "model.st") == 3.0f);
+  save(small(4), dir / "chain.st");
+  BOOST_TEST(fs::is_symlink(dir / "chain.st"));
+  BOOST_TEST(fs::is_symlink(dir / "rel_link.st"));
+  BOOST_TEST(value_in(dir / "real" / "model.st") == 4.0f);
+  // The temporary went beside the target, and none is left.
+  BOOST_TEST(
+      dir.entries() == (std::vector<std::string>{"abs_link.st", "chain.st", "real", "rel_link.st"}),
+      tt::per_element());
+  BOOST_TEST(fs::directory_entry(dir / "real" / "model.st").is_regular_file());
+  BOOST_TEST(std::distance(fs::directory_iterator(dir / "real"), fs::directory_iterator()) == 1);
+
+  // A dangling link creates its target; a link to a directory or a loop is refused.
+  fs::create_symlink("real/new.st", dir / "dangling.st");
+  save(small(5), dir / "dangling.st");
+  BOOST_TEST(fs::is_symlink(dir / "dangling.st"));
+  BOOST_TEST(value_in(dir / "real" / "new.st") == 5.0f);
+  fs::create_symlink("real", dir / "dir_link");
+  std::string err = error_of([&] { save(small(6), dir / "dir_link"); });
+  BOOST_TEST(contains(err, "is a directory"), err);
+  fs::create_symlink("loop_b", dir / "loop_a");
+  fs::create_symlink("loop_a", dir / "loop_b");
+  err = error_of([&] { save(small(6), dir / "loop_a"); });
+  BOOST_TEST(contains(err, "levels of symbolic links"), err);
+}
+
+// A device node or a FIFO is never replaced by a regular file: the save is refused and the node
+// stays (as root, save(m, "/dev/null") replaced the system's node before the fix).
+BOOST_AUTO_TEST_CASE(save_refuses_devices_and_fifos) {
+  TempDir dir("device");
+  std::vector<std::pair<fs::path, std::string>> nodes;
+  BOOST_REQUIRE(::mkfifo((dir / "fifo").c_str(), 0600) == 0);
+  nodes.push_back({dir / "fifo", "a FIFO"});
+  // A character device like /dev/null (1, 3), made here so no system node is at risk. Needs
+  // root (CAP_MKNOD); without it only the FIFO is checked.
+  if (::mknod((dir / "null").c_str(), S_IFCHR | 0666, makedev(1, 3)) == 0)
+    nodes.push_back({dir / "null", "a character device"});
+  else
+    BOOST_TEST_MESSAGE("mknod not permitted; the device case is skipped");
+  fs::create_symlink("fifo", dir / "link_to_fifo");
+  nodes.push_back({dir / "link_to_fifo", "a FIFO"});
+  for (const auto& entry : nodes) {
+    const fs::path& node = entry.first;  // not a structured binding: clang 14 cannot capture one
+    const std::string& kind = entry.second;
+    BOOST_TEST_CONTEXT(node) {
+      const std::string err = error_of([&] { save(small(1), node); });
+      BOOST_TEST(contains(err, "save"), err);
+      BOOST_TEST(contains(err, kind + ", not a regular file"), err);
+      const std::string err2 =
+          error_of([&] { datasets::write_idx(node, from_vector(std::vector<std::uint8_t>{1})); });
+      BOOST_TEST(contains(err2, "write_idx"), err2);
+      BOOST_TEST(contains(err2, kind), err2);
+    }
+  }
+  BOOST_TEST(fs::is_fifo(dir / "fifo"));
+  if (nodes.size() == 3) BOOST_TEST(fs::is_character_file(dir / "null"));
+  BOOST_TEST(fs::is_symlink(dir / "link_to_fifo"));
+  BOOST_TEST(dir.entries().size() == nodes.size());  // no temporary left
+}
+
+// A 250-byte file name is valid (NAME_MAX is 255) and saves: the temporary's name is shortened
+// to fit (before the fix it added 12 bytes: "File name too long"). A 300-byte name gives a
+// tg::Error, not std::filesystem::filesystem_error.
+BOOST_AUTO_TEST_CASE(long_file_names) {
+  TempDir dir("long");
+  for (std::size_t len : {243u, 244u, 250u, 255u}) {
+    BOOST_TEST_CONTEXT("name of " << len << " bytes") {
+      const fs::path p = dir / std::string(len, 'n');
+      save(small(static_cast<float>(len)), p);
+      BOOST_TEST(value_in(p) == static_cast<float>(len));
+      datasets::write_idx(dir / std::string(len, 'i'), from_vector(std::vector<std::uint8_t>{7}));
+      BOOST_TEST(datasets::read_idx(dir / std::string(len, 'i')).numel() == 1);
+    }
+  }
+  BOOST_TEST(dir.entries().size() == 8u);  // no temporaries left
+  const fs::path too_long = dir / std::string(300, 'x');
+  for (const auto& err :
+       {error_of([&] { save(small(1), too_long); }), error_of([&] { load(too_long); }),
+        error_of([&] { write_file_atomic(too_long, "x"); }),
+        error_of([&] { datasets::write_idx(too_long, from_vector(std::vector<std::uint8_t>{1})); }),
+        error_of([&] { datasets::read_idx(too_long); })}) {
+    BOOST_TEST(!contains(err, "non-tg"), err);
+    BOOST_TEST(contains(err, std::strerror(ENAMETOOLONG)), err);
+    BOOST_TEST(contains(err, std::string(300, 'x')), err);
+  }
+}
+
+// The temporary's name: "." + name + ".tmp.XXXXXX" when that fits, else a prefix of the name
+// and a hash of all of it; always within the limit, and distinct for names that share a prefix.
+BOOST_AUTO_TEST_CASE(temporary_names_fit_the_limit) {
+  BOOST_TEST(detail::temp_name_for("model.st", 255) == ".model.st.tmp.XXXXXX");
+  const std::string a(250, 'a');
+  const std::string b = std::string(249, 'a') + "b";
+  for (const auto& name : {a, b, std::string(255, 'z')}) {
+    const std::string t = detail::temp_name_for(name, 255);
+    BOOST_TEST(t.size() <= 255u, t.size());
+    BOOST_TEST(t.ends_with(".tmp.XXXXXX"));
+    BOOST_TEST(t.starts_with("." + name.substr(0, 200)));
+  }
+  BOOST_TEST(detail::temp_name_for(a, 255) != detail::temp_name_for(b, 255));
+  // A multi-byte UTF-8 character is not cut in half.
+  std::string utf8;
+  while (utf8.size() < 250) utf8 += "\xc3\xa9";  // é
+  const std::string t = detail::temp_name_for(utf8, 255);
+  const std::size_t hash = t.find('~');
+  BOOST_REQUIRE(hash != std::string::npos);
+  BOOST_TEST((hash - 1) % 2 == 0u);
+}
+
+// Errors name the operation, the path and strerror.
+BOOST_AUTO_TEST_CASE(save_and_load_errors_carry_strerror) {
+  TempDir dir("errno");
+  std::string err = error_of([&] { load(dir / "absent.st"); });
+  BOOST_TEST(contains(err, "load"), err);
+  BOOST_TEST(contains(err, (dir / "absent.st").string()), err);
+  BOOST_TEST(contains(err, std::strerror(ENOENT)), err);
+  err = error_of([&] { save(small(1), dir / "file" / "below_a_file.st"); });
+  write_file_atomic(dir / "file", "x");
+  err = error_of([&] { save(small(1), dir / "file" / "below_a_file.st"); });
+  BOOST_TEST(contains(err, "save"), err);
+  BOOST_TEST(contains(err, "below_a_file.st"), err);
+  BOOST_TEST(contains(err, std::strerror(ENOTDIR)), err);
 }

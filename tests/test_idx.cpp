@@ -1,16 +1,25 @@
 // The IDX reader on files this test writes byte by byte (plain and gzip, every element type,
 // every malformed case), write_idx round trips, and MNIST / Fashion-MNIST loading from a temp
-// dir plus, when the Debian package is installed, the real Fashion-MNIST.
+// dir plus, when the Debian package is installed, the real Fashion-MNIST. Hostile files and
+// paths (issue 17): gzip bombs, FIFOs, concurrent writers to one path, errors with their cause.
 #define BOOST_TEST_MODULE idx
 #include <boost/test/unit_test.hpp>
 
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <tapegrad/tapegrad.h>
+#include <atomic>
 #include <cmath>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <thread>
+
+#include "run_in_child.h"
 #include "temp_dir.h"
 
 using namespace tg;
@@ -214,7 +223,9 @@ BOOST_AUTO_TEST_CASE(malformed_files_give_clear_errors) {
       if (!gzippable) write_bytes(p, bytes);
       const std::string err = error_of([&] { read_idx(p); });
       BOOST_TEST_INFO("case " << i << " file " << p);
-      BOOST_TEST(contains(err, phrase), err);
+      // gzip data is capped before inflating (1 GiB): a 34 TB claim is refused up front.
+      const bool capped = bytes == absurd_claim && p.extension() == ".gz";
+      BOOST_TEST(contains(err, capped ? "above the limit" : phrase), err);
       BOOST_TEST(contains(err, p.string()), err);
     }
   }
@@ -385,4 +396,244 @@ BOOST_AUTO_TEST_CASE(real_fashion_mnist_when_installed) {
   BOOST_TEST(*std::min_element(px.begin(), px.end()) == 0.0f);
   BOOST_TEST(*std::max_element(px.begin(), px.end()) == 1.0f);
   BOOST_TEST(FashionMNIST::classes()[9] == "Ankle boot");
+}
+
+// ---- issue 17: hostile files and paths ----
+
+namespace {
+
+// A gzip file holding `prefix` and then `zero_mib` MiB of zeros, made from one compressed MiB
+// repeated: a full flush resets the compressor, so each compressed MiB stands alone. A 2 GiB
+// bomb then takes milliseconds to build and ~2 MB to hold.
+Bytes gzip_bomb(const Bytes& prefix, std::uint64_t zero_mib) {
+  z_stream zs{};
+  BOOST_REQUIRE(deflateInit2(&zs, 9, Z_DEFLATED, -15, 9, Z_DEFAULT_STRATEGY) == Z_OK);
+  auto deflate_all = [&](const Bytes& in, int flush) {
+    Bytes out;
+    std::vector<unsigned char> buf(1 << 16);
+    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+    zs.avail_in = static_cast<uInt>(in.size());
+    do {
+      zs.next_out = buf.data();
+      zs.avail_out = static_cast<uInt>(buf.size());
+      BOOST_REQUIRE(deflate(&zs, flush) != Z_STREAM_ERROR);
+      out.append(reinterpret_cast<const char*>(buf.data()), buf.size() - zs.avail_out);
+    } while (zs.avail_out == 0);
+    return out;
+  };
+  const Bytes mib(1 << 20, '\0');
+  const Bytes head = deflate_all(prefix, Z_FULL_FLUSH);
+  const Bytes block = deflate_all(mib, Z_FULL_FLUSH);
+  const Bytes tail = deflate_all(Bytes(), Z_FINISH);
+  deflateEnd(&zs);
+  uLong crc = crc32(0, reinterpret_cast<const Bytef*>(prefix.data()), prefix.size());
+  const uLong crc_mib = crc32(0, reinterpret_cast<const Bytef*>(mib.data()), mib.size());
+  Bytes gz{'\x1f', '\x8b', 8, 0, 0, 0, 0, 0, 0, 3};  // gzip header: deflate, no name, mtime 0
+  gz += head;
+  for (std::uint64_t i = 0; i < zero_mib; ++i) {
+    gz += block;
+    crc = crc32_combine(crc, crc_mib, 1 << 20);
+  }
+  gz += tail;
+  const std::uint64_t size = prefix.size() + (zero_mib << 20);
+  for (int i = 0; i < 4; ++i) gz.push_back(static_cast<char>((crc >> (8 * i)) & 0xff));
+  for (int i = 0; i < 4; ++i) gz.push_back(static_cast<char>((size >> (8 * i)) & 0xff));
+  return gz;
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kAsan = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kAsan = true;
+#else
+constexpr bool kAsan = false;
+#endif
+#else
+constexpr bool kAsan = false;
+#endif
+
+// The process's address-space size now (bytes), from /proc/self/statm.
+std::uint64_t address_space_now() {
+  std::ifstream f("/proc/self/statm");
+  std::uint64_t pages = 0;
+  f >> pages;
+  return pages * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+// In a forked child under an address-space limit of (its size now + `extra` bytes): what
+// read_idx(path) did: "ok <numel>", "tg::Error <message>", or the other exception.
+std::string read_idx_limited(const fs::path& path, std::uint64_t extra) {
+  const auto child = tg::testing::run_in_child([&]() -> std::string {
+    if (extra > 0) {
+      const rlimit lim{address_space_now() + extra, RLIM_INFINITY};
+      if (::setrlimit(RLIMIT_AS, &lim) != 0) return "setrlimit failed";
+    }
+    try {
+      const Tensor t = read_idx(path);
+      // Check a sample without tensor ops (no TBB in a forked child): all zeros.
+      const auto* p = t.data_ptr<std::uint8_t>();
+      for (std::int64_t i = 0; i < t.numel(); i += 4093)
+        if (p[i] != 0) return "wrong data at " + std::to_string(i);
+      return "ok " + std::to_string(t.numel());
+    } catch (const Error& e) {
+      return std::string("tg::Error ") + e.what();
+    } catch (const std::exception& e) {
+      return std::string("other exception: ") + typeid(e).name() + ": " + e.what();
+    }
+  });
+  return child.finished ? child.text : "child died: " + child.text;
+}
+
+}  // namespace
+
+// A 2 MB .gz that inflates to 2 GiB: refused from its header (above the 1 GiB gzip cap)
+// without inflating, so it fails cleanly even under an address-space limit (before the fix:
+// std::bad_alloc from the growing buffer).
+BOOST_AUTO_TEST_CASE(gzip_bomb_above_the_cap_is_refused) {
+  TempDir dir;
+  const Bytes bomb = gzip_bomb(header(0x08, {2, 1u << 30}), 2048);
+  BOOST_TEST(bomb.size() < 4u << 20);
+  write_bytes(dir / "bomb.gz", bomb);
+  const std::string got = read_idx_limited(dir / "bomb.gz", kAsan ? 0 : 1536ull << 20);
+  BOOST_TEST(contains(got, "tg::Error"), got);
+  BOOST_TEST(contains(got, "2147483648 bytes, above the limit of 1073741824"), got);
+  BOOST_TEST(contains(got, (dir / "bomb.gz").string()), got);
+}
+
+// 64 MiB of zeros behind a header that declares 1000 bytes: only 1001 bytes are inflated and the
+// rest is reported as trailing data.
+BOOST_AUTO_TEST_CASE(gzip_stream_longer_than_declared_is_refused) {
+  TempDir dir;
+  write_bytes(dir / "long.gz", gzip_bomb(header(0x08, {1000}), 64));
+  const std::string err = error_of([&] { read_idx(dir / "long.gz"); });
+  BOOST_TEST(contains(err, "trailing garbage"), err);
+  BOOST_TEST(contains(err, "[1000]"), err);
+  // The honest version of it loads: 1000 zeros.
+  write_bytes(dir / "short.gz", gzip_bomb(header(0x08, {1u << 20}), 1));
+  BOOST_TEST(read_idx(dir / "short.gz").numel() == 1 << 20);
+}
+
+// A gzip file under the cap that inflates to exactly what it declares loads with memory for the
+// tensor only (two passes, no inflated copy): under a limit of 1.25x its size it still loads
+// (before the fix the growing inflate buffer alone needed 1.5x, and the tensor came on top; the
+// tensor may come from the block cache of earlier tests, the buffer never does).
+BOOST_AUTO_TEST_CASE(gzip_under_the_cap_needs_memory_for_the_tensor_only) {
+  if (kAsan) {
+    BOOST_TEST_MESSAGE("address-space limits do not apply under ASan; skipped");
+    return;
+  }
+  TempDir dir;
+  const std::uint64_t mib = 128;
+  write_bytes(dir / "big.gz",
+              gzip_bomb(header(0x08, {static_cast<std::uint32_t>(mib << 20)}), mib));
+  const std::string got = read_idx_limited(dir / "big.gz", (mib << 20) * 5 / 4);
+  BOOST_TEST(got == "ok " + std::to_string(mib << 20), got);
+}
+
+// A FIFO (or any non-regular file) is refused at once: opening does not wait for a writer.
+// Run in a forked child with an alarm, so a regression fails instead of hanging the suite.
+BOOST_AUTO_TEST_CASE(read_idx_refuses_a_fifo_without_blocking) {
+  TempDir dir;
+  BOOST_REQUIRE(::mkfifo((dir / "fifo.idx").c_str(), 0600) == 0);
+  const auto child =
+      tg::testing::run_in_child([&] { return error_of([&] { read_idx(dir / "fifo.idx"); }); });
+  BOOST_TEST(child.finished, child.text);
+  BOOST_TEST(contains(child.text, "FIFO"), child.text);
+  BOOST_TEST(contains(child.text, "not a regular file"), child.text);
+  BOOST_TEST(contains(child.text, (dir / "fifo.idx").string()), child.text);
+  const std::string err = error_of([&] { read_idx(dir.path); });
+  BOOST_TEST(contains(err, "is a directory"), err);
+}
+
+// Three threads write_idx to one path, round after round, while a fourth reads it: every write
+// succeeds, and every file read back is one writer's complete content (before the fix all
+// writers shared the temporary PATH.tmp.<pid>: torn files and failed writes).
+BOOST_AUTO_TEST_CASE(concurrent_write_idx_to_one_path_never_tears) {
+  TempDir dir;
+  const fs::path path = dir / "shared.idx";
+  constexpr int kWriters = 3, kRounds = 60;
+  // Writer w writes rows of value w+1, w+1 rows of 32 KiB (distinct sizes and contents).
+  auto content = [](int w) { return full({w + 1, 32768}, static_cast<double>(w + 1), kUInt8); };
+  std::vector<Tensor> contents;
+  for (int w = 0; w < kWriters; ++w) contents.push_back(content(w));
+  write_idx(path, contents[0]);
+  std::atomic<int> failures{0}, torn{0}, reads{0};
+  std::atomic<bool> done{false};
+  std::vector<std::string> errors(kWriters);
+  std::vector<std::thread> writers;
+  for (int w = 0; w < kWriters; ++w)
+    writers.emplace_back([&, w] {
+      for (int r = 0; r < kRounds; ++r) try {
+          write_idx(path, contents[w], r % 2 == 1);  // plain and gzip alternate
+        } catch (const Error& e) {
+          ++failures;
+          errors[w] = e.what();
+        }
+    });
+  // One complete writer's content: shape [v, 32768] with every byte v.
+  auto complete = [](const Tensor& t) {
+    if (t.dim() != 2 || t.shape()[1] != 32768 || t.shape()[0] < 1 || t.shape()[0] > kWriters)
+      return false;
+    const auto* p = t.data_ptr<std::uint8_t>();
+    const auto v = static_cast<std::uint8_t>(t.shape()[0]);
+    return std::all_of(p, p + t.numel(), [v](std::uint8_t x) { return x == v; });
+  };
+  std::thread reader([&] {
+    while (!done) {
+      try {
+        if (!complete(read_idx(path))) ++torn;
+      } catch (const Error&) {
+        ++torn;  // a reader must never see a partial file
+      }
+      ++reads;
+    }
+  });
+  for (auto& t : writers) t.join();
+  done = true;
+  reader.join();
+  BOOST_TEST(failures == 0, "a write failed: " << errors[0] << errors[1] << errors[2]);
+  BOOST_TEST(torn == 0, torn << " of " << reads << " reads saw a torn file");
+  BOOST_TEST(complete(read_idx(path)));
+  BOOST_TEST(dir.entries() == std::vector<std::string>{"shared.idx"},
+             boost::test_tools::per_element());  // no temporary left behind
+  BOOST_TEST_MESSAGE(reads << " concurrent reads, all complete");
+}
+
+// Every write error names the operation, the path and the system's reason.
+BOOST_AUTO_TEST_CASE(write_idx_errors_carry_strerror) {
+  TempDir dir;
+  const Tensor t = full({1024, 1024}, 7.0, kUInt8);
+  for (bool gz : {false, true}) {
+    BOOST_TEST_CONTEXT("gzip " << gz) {
+      std::string err = error_of([&] { write_idx(dir / "no_such_dir" / "x.idx", t, gz); });
+      BOOST_TEST(contains(err, "write_idx"), err);
+      BOOST_TEST(contains(err, "no_such_dir"), err);
+      BOOST_TEST(contains(err, std::strerror(ENOENT)), err);
+
+      // A full disk, stood in for by a file-size limit (write() fails with EFBIG).
+      write_idx(dir / "old.idx", from_vector(std::vector<std::uint8_t>{1, 2, 3}));
+      rlimit old_limit{};
+      BOOST_REQUIRE(::getrlimit(RLIMIT_FSIZE, &old_limit) == 0);
+      auto* old_handler = std::signal(SIGXFSZ, SIG_IGN);
+      rlimit small = old_limit;
+      small.rlim_cur = 4096;
+      BOOST_REQUIRE(::setrlimit(RLIMIT_FSIZE, &small) == 0);
+      // Random bytes, so the gzip variant also exceeds the limit.
+      Tensor noise = empty({1 << 20}, kUInt8);
+      std::uint32_t state = 99;
+      for (std::int64_t i = 0; i < noise.numel(); ++i)
+        noise.data_ptr<std::uint8_t>()[i] =
+            static_cast<std::uint8_t>((state = state * 1664525u + 1013904223u) >> 24);
+      err = error_of([&] { write_idx(dir / "old.idx", noise, gz); });
+      ::setrlimit(RLIMIT_FSIZE, &old_limit);
+      std::signal(SIGXFSZ, old_handler);
+      BOOST_TEST(contains(err, "write_idx"), err);
+      BOOST_TEST(contains(err, (dir / "old.idx").string()), err);
+      BOOST_TEST(contains(err, std::strerror(EFBIG)), err);
+      BOOST_TEST(read_idx(dir / "old.idx").numel() == 3);  // the old file is intact
+      BOOST_TEST(dir.entries() == std::vector<std::string>{"old.idx"},
+                 boost::test_tools::per_element());
+    }
+  }
 }

@@ -1,8 +1,13 @@
 // Misuse table, part 2: nn, optim, datasets and checkpoints (bad state dicts, optimizer
-// options, loaders, malformed IDX and safetensors files, failing saves). Runner: misuse_table.h.
+// options, loaders, malformed IDX and safetensors files, failing saves, hostile files and paths:
+// deeply nested headers, FIFOs, devices, over-long names). Runner: misuse_table.h.
 #define BOOST_TEST_MODULE misuse_io
 #include <boost/test/unit_test.hpp>
 
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -321,6 +326,16 @@ BOOST_AUTO_TEST_CASE(checkpoint_misuse) {
          load(n, s.dir / "m.st");
        },
        {"load_state_dict", "fc.weight", "[3, 4]", "[4, 3]"}},
+      {"load: a directory", [&] { load(s.dir); }, {"load", "is a directory"}},
+      {"save: a 300-byte file name",
+       [&] {
+         save(StateDict{{"w", ones({2})}}, s.dir / std::string(300, 'n'));
+       },
+       {"save", std::string(300, 'n'), std::strerror(ENAMETOOLONG)}},
+      {"write_idx: directory does not exist",
+       [&] { datasets::write_idx(s.dir / "no_dir" / "x.idx", idx({1})); },
+       {"write_idx", "no_dir", std::strerror(ENOENT)}},
+      {"read_idx: a directory", [&] { datasets::read_idx(s.dir); }, {"read_idx", "is a directory"}},
       {"load_checkpoint: a plain state-dict file",
        [&] {
          save(StateDict{{"w", ones({2})}}, s.dir / "plain.st");
@@ -330,4 +345,97 @@ BOOST_AUTO_TEST_CASE(checkpoint_misuse) {
        },
        {"load_checkpoint", "plain.st"}},
   });
+}
+
+namespace {
+
+// `{"a":[[[...]]]}`-style text: `depth` opening brackets, then as many closing ones.
+std::string nested(std::size_t depth, char open = '[', char close = ']') {
+  return std::string(depth, open) + std::string(depth, close);
+}
+
+// Runs a table row's call in a forked child (crash or hang = a failed check, not a dead suite)
+// and checks its tg::Error message.
+void expect_error_isolated(const std::string& name, const std::function<void()>& call,
+                           const std::vector<std::string>& expect) {
+  BOOST_TEST_CONTEXT("case '" << name << "'") {
+    std::string msg;
+    const std::string bad = outcome_isolated(call, msg);
+    BOOST_TEST(bad.empty(), "expected tg::Error, got " << bad);
+    for (const auto& part : expect) BOOST_TEST(contains(msg, part), msg << " lacks " << part);
+    BOOST_TEST(msg.size() < 1000u, "message of " << msg.size() << " bytes");
+  }
+}
+
+}  // namespace
+
+// Issue 17: a header nested 100k deep crashed the loader (the error path's dump() recursed once
+// per level). Nesting is capped at 64 while parsing, wherever it occurs.
+BOOST_AUTO_TEST_CASE(deeply_nested_headers_are_refused) {
+  const auto& s = scratch();
+  const std::size_t deep = 100'000;
+  const std::vector<std::pair<std::string, std::string>> headers{
+      {"a tensor's value", R"({"a":)" + nested(deep) + "}"},
+      {"__metadata__", R"({"__metadata__":{"k":)" + nested(deep) + "}}"},
+      {"inside shape",
+       R"({"w":{"dtype":"F32","shape":[)" + nested(deep) + R"(],"data_offsets":[0,4]}})"},
+      {"an unused key",
+       R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"x":)" + nested(deep) + "}}"},
+      {"objects", "{" +
+                      [&] {
+                        std::string t;
+                        for (std::size_t i = 0; i < deep; ++i) t += R"("k":{)";
+                        return t + std::string(deep, '}');
+                      }() +
+                      "}"},
+  };
+  for (const auto& [where, header] : headers) {
+    const std::string bytes = safetensors(header, "1234");
+    expect_error_isolated("from_safetensors: nested 100k deep in " + where,
+                          [=] { from_safetensors(bytes); },
+                          {"from_safetensors", "nests deeper than 64 levels"});
+    const fs::path file = s.write("nested.st", bytes);
+    expect_error_isolated("load: nested 100k deep in " + where, [=] { load(file); },
+                          {"load", "nested.st", "nests deeper than 64 levels"});
+  }
+  // 63 levels under the root parse (and are refused for what they are); 64 do not.
+  expect_error_isolated("from_safetensors: 63 levels",
+                        [] { from_safetensors(safetensors(R"({"a":)" + nested(63) + "}", "")); },
+                        {"from_safetensors", "'a'", "expected an object, got [[[["});
+  expect_error_isolated("from_safetensors: 64 levels",
+                        [] { from_safetensors(safetensors(R"({"a":)" + nested(64) + "}", "")); },
+                        {"from_safetensors", "nests deeper than 64 levels"});
+  // A huge bad value is quoted only in part.
+  expect_error_isolated(
+      "from_safetensors: a 1 MB bad value",
+      [] {
+        from_safetensors(
+            safetensors(R"({"__metadata__":{"k":[")" + std::string(1 << 20, 'v') + R"("]}})", ""));
+      },
+      {"from_safetensors", "'k'", "must be a string", "vvvv...", "1048580 bytes"});
+}
+
+// Issue 17: load(fifo) and read_idx(fifo) waited forever for a writer. Anything but a regular
+// file is refused after opening without blocking. Each call runs in a forked child with an
+// alarm, so a regression fails instead of hanging the suite.
+BOOST_AUTO_TEST_CASE(fifos_and_devices_are_refused_without_blocking) {
+  const auto& s = scratch();
+  const fs::path fifo = s.dir / "pipe.st";
+  fs::remove(fifo);
+  BOOST_REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  expect_error_isolated("load: a FIFO", [=] { load(fifo); },
+                        {"load", "pipe.st", "a FIFO, not a regular file"});
+  expect_error_isolated("read_idx: a FIFO", [=] { datasets::read_idx(fifo); },
+                        {"read_idx", "pipe.st", "a FIFO, not a regular file"});
+  expect_error_isolated("save: onto a FIFO",
+                        [=] {
+                          save(StateDict{{"w", ones({2})}}, fifo);
+                        },
+                        {"save", "pipe.st", "a FIFO, not a regular file"});
+  BOOST_TEST(fs::is_fifo(fifo));
+  // A character device is read from (not written): /dev/zero would feed zeros forever.
+  expect_error_isolated("load: /dev/zero", [] { load("/dev/zero"); },
+                        {"load", "/dev/zero", "a character device"});
+  expect_error_isolated("read_idx: /dev/zero", [] { datasets::read_idx("/dev/zero"); },
+                        {"read_idx", "/dev/zero", "a character device"});
 }

@@ -3,6 +3,7 @@
 #define BOOST_TEST_MODULE training_log
 #include <boost/test/unit_test.hpp>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <tapegrad/tapegrad.h>
@@ -144,4 +145,35 @@ BOOST_AUTO_TEST_CASE(plot_writes_a_png_or_says_why_not) {
   other.add(1, {{"lr", 0.1}});
   BOOST_TEST(!other.plot(dir.path / "none.png"));
   BOOST_TEST(!fs::exists(dir.path / "none.png"));
+}
+
+// Issue 17: the PNG is written like every other file (core/atomic_file.h): through a symbolic
+// link to its target, under a long (250-byte) name, and a device node is refused, not replaced.
+BOOST_AUTO_TEST_CASE(plot_writes_through_links_and_long_names) {
+  if (!TrainingLog::program_available("gnuplot")) {
+    BOOST_TEST_MESSAGE("gnuplot not installed; skipped");
+    return;
+  }
+  TempDir dir;
+  TrainingLog log;
+  log.add(1, {{"loss", 2.0}});
+  log.add(2, {{"loss", 1.0}});
+  const std::string long_name = std::string(246, 'p') + ".png";
+  BOOST_TEST(log.plot(dir.path / long_name));
+  BOOST_TEST(slurp(dir.path / long_name).substr(0, 4) == "\x89PNG");
+  fs::create_symlink(long_name, dir.path / "link.png");
+  BOOST_TEST(log.plot(dir.path / "link.png"));
+  BOOST_TEST(fs::is_symlink(dir.path / "link.png"));
+  BOOST_TEST(dir.entries() == (std::vector<std::string>{"link.png", long_name}),
+             boost::test_tools::per_element());
+  BOOST_REQUIRE(::mkfifo((dir.path / "fifo.png").c_str(), 0600) == 0);
+  std::string err;
+  try {
+    log.plot(dir.path / "fifo.png");
+  } catch (const Error& e) {
+    err = e.what();
+  }
+  BOOST_TEST(err.find("plot") != std::string::npos, err);
+  BOOST_TEST(err.find("a FIFO, not a regular file") != std::string::npos, err);
+  BOOST_TEST(fs::is_fifo(dir.path / "fifo.png"));
 }

@@ -83,3 +83,34 @@ write("corpus_safetensors", "bf16.st", safetensors([("h", "BF16", [2], b"\x80\x3
 gap = json.dumps({"a": {"dtype": "U8", "shape": [2], "data_offsets": [0, 2]},
                   "b": {"dtype": "U8", "shape": [2], "data_offsets": [3, 5]}}).encode()
 write("corpus_safetensors", "gap.st", struct.pack("<Q", len(gap)) + gap + b"abcde")
+
+# ---- issue 17: hostile nesting and gzip bombs ----
+# Nesting near the header's 64-level cap, in every place it can hide: a tensor's value,
+# __metadata__, inside shape, under an unknown key. (A FIFO, the other hostile input of issue 17,
+# cannot live in a corpus: test_misuse_io and test_idx make one with mkfifo.)
+def raw_header(text, data=b""):
+    text = text.encode()
+    return struct.pack("<Q", len(text)) + text + data
+
+
+def nest(depth):
+    return "[" * depth + "]" * depth
+
+
+write("corpus_safetensors", "nested_63.st", raw_header('{"a":%s}' % nest(63)))
+write("corpus_safetensors", "nested_64.st", raw_header('{"a":%s}' % nest(64)))
+write("corpus_safetensors", "nested_metadata.st",
+      raw_header('{"__metadata__":{"k":%s}}' % nest(70)))
+write("corpus_safetensors", "nested_shape.st",
+      raw_header('{"w":{"dtype":"U8","shape":[%s],"data_offsets":[0,1]}}' % nest(70), b"x"))
+write("corpus_safetensors", "nested_unused_key.st",
+      raw_header('{"w":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"x":%s}}' % nest(70), b"x"))
+# The crash itself (SIGSEGV before the fix): 100k levels, 200 KB; a regression, not a seed (it
+# would make libFuzzer's inputs 200 KB long).
+write("regressions", "safetensors_nested_100k.st", raw_header('{"a":%s}' % nest(100000)))
+# gzip: a stream longer than its header declares (only declared + 1 bytes may be inflated), and
+# a header declaring 2 GiB (above the 1 GiB gzip cap) in front of a few bytes.
+write("corpus_idx", "gzip_longer_than_declared.idx.gz",
+      gzip.compress(idx(0x08, [4], [1, 2, 3, 4]) + bytes(4096), mtime=0))
+write("corpus_idx", "gzip_above_cap.idx.gz",
+      gzip.compress(bytes([0, 0, 0x08, 2]) + struct.pack(">2I", 2, 1 << 30) + bytes(16), mtime=0))
