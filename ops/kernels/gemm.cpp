@@ -4,6 +4,7 @@
 
 #include <tbb/parallel_for.h>
 #include <algorithm>
+#include <thread>
 #include <type_traits>
 
 #include "tapegrad/core/blas_info.h"
@@ -64,10 +65,22 @@ void gemm_block(const T* a, Layout la, const T* b, Layout lb, T* c, std::int64_t
 // slow kernels as for fast ones: with the AVX-512 kernels it is the 8M multiply-adds per part
 // that whole-epoch runs showed (compare_libtorch --scaling); with the SSE3 kernels, about 5x
 // slower, products of 2M already split.
-constexpr double kMinPanelNs = 8.0e6 / 30.0;
-// At most this many panels: each panel packs the other operand again, which a 1-thread run pays
-// too. Powers of two, so 2, 4, 8 and 16 threads get equal shares.
-constexpr std::int64_t kMaxPanels = 16;
+constexpr double kMinPanelNs = 8.0e6 / 70.0;
+// At most as many panels as this machine has cores (the largest power of two not above it, up to
+// 16; powers of two so that 2, 4, 8 threads get equal shares). Each panel packs the other
+// operand again, which a run on fewer threads pays too: 16 panels made a [128, 784] x
+// [784, 1024] product 10-30% slower on one thread than one call, 2 panels 0-5%. The core count
+// is the machine's (std::thread::hardware_concurrency), not set_num_threads: on one machine the
+// panels, and so the bits, never change with the thread setting.
+std::int64_t max_panels() {
+  static const std::int64_t cap = [] {
+    const auto cores = static_cast<std::int64_t>(std::max(1u, std::thread::hardware_concurrency()));
+    std::int64_t p = 1;
+    while (p * 2 <= cores && p < 16) p *= 2;
+    return p;
+  }();
+  return cap;
+}
 // Panel edges fall on multiples of this many rows or columns (a multiple of the kernels' tiles).
 constexpr std::int64_t kPartAlign = 16;
 
@@ -82,7 +95,7 @@ void gemm_typed(const T* a, Layout la, const T* b, Layout lb, T* c, std::int64_t
   const double macs = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
   const double est_ns = macs * (sizeof(T) == 8 ? 2.0 : 1.0) / detail::blas_macs_per_ns();
   std::int64_t panels = 1;
-  while (panels < kMaxPanels && est_ns / static_cast<double>(2 * panels) >= kMinPanelNs &&
+  while (panels < max_panels() && est_ns / static_cast<double>(2 * panels) >= kMinPanelNs &&
          len / (2 * panels) >= kPartAlign)
     panels *= 2;
   if (panels == 1) {
