@@ -110,8 +110,7 @@ KernelChoice choose_kernels(const CpuFeatures& cpu, std::string_view openblas_co
     return {core, "OPENBLAS_CORETYPE=" + std::string(*user_env) + " set by the user", false};
   const int have = cpu_level(cpu), used = kernel_level(core);
   if (used >= have)
-    return {core, std::string("OpenBLAS's choice, fits this CPU (") + level_name(have) + ")",
-            false};
+    return {core, std::string("OpenBLAS's own pick, fits this CPU's ") + level_name(have), false};
   for (const auto& rung : kLadder) {
     if (!rung.fits(cpu) || kernel_level(rung.name) <= used) continue;
     if (!available(rung.name)) continue;
@@ -236,8 +235,8 @@ std::string self_check(const std::string& kernels) {
                                : check_product<float>(t.m, t.n, t.k, t.ta, t.tb, corrupt);
     if (!(worst <= 1.0)) {
       std::ostringstream os;
-      os << (t.dbl ? "dgemm " : "sgemm ") << t.m << "x" << t.k << "x" << t.n << " off by " << worst
-         << "x its tolerance";
+      os << (t.dbl ? "dgemm [" : "sgemm [") << t.m << ", " << t.k << "] x [" << t.k << ", " << t.n
+         << "] off by " << worst << "x its tolerance";
       return os.str();
     }
   }
