@@ -129,21 +129,33 @@ std::mutex g_select_mutex;
 std::once_flag g_selected;
 BlasInfo g_info;  // written once under g_selected
 
+// Symbols are looked up in the OpenBLAS this library calls (found from cblas_sgemm's address),
+// which also works when tapegrad is loaded into a process with dlopen(RTLD_LOCAL).
+void* blas_symbol(const char* name) {
+  static void* const handle = [] {
+    Dl_info info{};
+    if (::dladdr(reinterpret_cast<void*>(&cblas_sgemm), &info) != 0 && info.dli_fname != nullptr)
+      if (void* h = ::dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD)) return h;
+    return RTLD_DEFAULT;
+  }();
+  return ::dlsym(handle, name);
+}
+
 using VoidFn = void (*)();
 struct Dynamic {
   VoidFn init = nullptr, quit = nullptr;
   bool usable() const { return init && quit; }
 };
 Dynamic dynamic_arch() {
-  return {reinterpret_cast<VoidFn>(::dlsym(RTLD_DEFAULT, "gotoblas_dynamic_init")),
-          reinterpret_cast<VoidFn>(::dlsym(RTLD_DEFAULT, "gotoblas_dynamic_quit"))};
+  return {reinterpret_cast<VoidFn>(blas_symbol("gotoblas_dynamic_init")),
+          reinterpret_cast<VoidFn>(blas_symbol("gotoblas_dynamic_quit"))};
 }
 
 // A DYNAMIC_ARCH OpenBLAS exports one parameter table per kernel set: gotoblas_SKYLAKEX, ...
 bool ships(std::string_view name) {
   std::string sym = "gotoblas_";
   for (char ch : name) sym += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-  return ::dlsym(RTLD_DEFAULT, sym.c_str()) != nullptr;
+  return blas_symbol(sym.c_str()) != nullptr;
 }
 
 std::optional<std::string> env(const char* name) {
