@@ -109,6 +109,9 @@ KernelChoice choose_kernels(const CpuFeatures& cpu, std::string_view openblas_co
   if (user_env)
     return {core, "OPENBLAS_CORETYPE=" + std::string(*user_env) + " set by the user", false};
   const int have = cpu_level(cpu), used = kernel_level(core);
+  if (used <
+      0)  // a set newer than this code (say "SapphireRapids" from a later OpenBLAS): trust it
+    return {core, "OpenBLAS's own pick, a set tapegrad does not rank", false};
   if (used >= have)
     return {core, std::string("OpenBLAS's own pick, fits this CPU's ") + level_name(have), false};
   for (const auto& rung : kLadder) {
@@ -125,7 +128,6 @@ KernelChoice choose_kernels(const CpuFeatures& cpu, std::string_view openblas_co
 
 namespace {
 
-std::mutex g_select_mutex;
 std::once_flag g_selected;
 BlasInfo g_info;  // written once under g_selected
 
@@ -306,16 +308,14 @@ void select_kernels() {
 
 void ensure_blas_ready() {
   use_blas_single_threaded();
-  std::call_once(g_selected, [] {
-    std::lock_guard lock(g_select_mutex);
-    select_kernels();
-  });
+  std::call_once(g_selected, select_kernels);
 }
 
 double blas_macs_per_ns() {
   ensure_blas_ready();
   static const double rate = [] {
-    switch (kernel_level(g_info.kernels)) {
+    const int level = kernel_level(g_info.kernels);
+    switch (level >= 0 ? level : cpu_level(cpu_features())) {
       // Single-core float32 GEMM speed in multiply-adds per ns of CPU time, on the four nets'
       // products (128x784x1024 down to 100x784x89) with each set forced, on a 2-core AMD EPYC
       // VM with AVX-512: Cooperlake/SkylakeX 61-83, Haswell/Zen 40-50, Sandybridge 34-45,

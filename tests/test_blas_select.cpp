@@ -140,6 +140,10 @@ BOOST_AUTO_TEST_CASE(fitting_pick_is_kept) {
   sse.sse3 = true;
   c = detail::choose_kernels(sse, "Core2", std::nullopt, every_set);
   BOOST_TEST(!c.switch_needed);
+  // A name this code does not rank (a later OpenBLAS's newer set) is trusted, not replaced.
+  c = detail::choose_kernels(avx512_cpu(true), "FutureLake", std::nullopt, every_set);
+  BOOST_TEST(c.kernels == "FutureLake");
+  BOOST_TEST(!c.switch_needed);
 }
 
 BOOST_AUTO_TEST_CASE(user_setting_is_never_replaced) {
