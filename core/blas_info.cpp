@@ -109,9 +109,8 @@ KernelChoice choose_kernels(const CpuFeatures& cpu, std::string_view openblas_co
   if (user_env)
     return {core, "OPENBLAS_CORETYPE=" + std::string(*user_env) + " set by the user", false};
   const int have = cpu_level(cpu), used = kernel_level(core);
-  if (used <
-      0)  // a set newer than this code (say "SapphireRapids" from a later OpenBLAS): trust it
-    return {core, "OpenBLAS's own pick, a set tapegrad does not rank", false};
+  // A name this code does not know (a later OpenBLAS's newer set): trust OpenBLAS's pick.
+  if (used < 0) return {core, "OpenBLAS's own pick, a set tapegrad does not rank", false};
   if (used >= have)
     return {core, std::string("OpenBLAS's own pick, fits this CPU's ") + level_name(have), false};
   for (const auto& rung : kLadder) {
