@@ -16,6 +16,8 @@
 #include <random>
 #include <thread>
 
+#include <tapegrad/core/blas_info.h>
+
 #include "gemm_bound.h"
 #include "tapegrad_side.h"
 #include "torch_side.h"
@@ -102,6 +104,11 @@ int main(int argc, char** argv) {
 
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (tg_threads == 0) tg_threads = cores;
+  // Which kernels run. LibTorch calls the same OpenBLAS in this process, so it runs on the kernel
+  // set tapegrad selected too.
+  tapegrad_set_threads(tg_threads);
+  std::printf("compare blas=\"%s\"\n", tg::blas_info().to_string().c_str());
+  std::fflush(stdout);
   if (only_elementwise) {
     compare_elementwise(cores);
     return 0;

@@ -106,7 +106,7 @@ void setup(const Options& o) {
   if (o.threads > 0) set_num_threads(o.threads);
   std::cout << "dataset=" << o.dataset << " epochs=" << o.epochs << " batch_size=" << o.batch_size
             << " lr=" << o.lr << " seed=" << o.seed << " threads=" << get_num_threads()
-            << std::endl;
+            << " blas=\"" << blas_info().to_string() << "\"" << std::endl;
 }
 
 Data load_data(const Options& o, datasets::MNISTOptions base) {

@@ -4,8 +4,10 @@
 
 #include <tbb/parallel_for.h>
 #include <algorithm>
+#include <thread>
 #include <type_traits>
 
+#include "tapegrad/core/blas_info.h"
 #include "tapegrad/core/threading.h"
 
 namespace tg::kernels {
@@ -50,51 +52,79 @@ void gemm_block(const T* a, Layout la, const T* b, Layout lb, T* c, std::int64_t
                 static_cast<int>(ldc));
 }
 
-// Below this many multiply-adds per part a split costs more than the second core gives back:
-// the task start, packing the shared operand again, and above all moving data between the
-// cores' caches. In a hot loop (bench_gemm) even 1M per part pays: the 784-30-10 net's input
-// layer ([100, 784] x [784, 30], 2.35M) went from 66 to 42 us on 2 threads. In real training
-// it does not: the other core has to fetch the batch, and its half of the result (a weight
-// gradient, say) then has to come back. With OpenBLAS's AVX-512 kernels, splitting the
-// 784-89-10 net's 4.5M products made whole epochs 3-25% slower on 2 threads than on 1
-// (compare_libtorch --scaling). At 8M the small nets' products stay on one core and all of
-// the 784-1024-512-10 net's products except the 10-wide layer's are split.
-constexpr double kMinMacsPerPart = 8.0e6;
-// Parts are cut at multiples of this many rows or columns (a multiple of the kernels' tiles).
+// Panels: a big product is cut into row or column panels, each one single-threaded OpenBLAS call,
+// and TBB runs the panels side by side. How many panels follows from the product alone, never
+// from the thread count: OpenBLAS's kernels compute an element differently depending on where it
+// falls in the call (the Haswell sgemm kernel's edge code rounds differently from its main loop),
+// so panel boundaries that moved with the thread count gave different bits on 1 and 2 threads.
+// On one thread the same panels run one after the other.
+//
+// A panel must be worth a task: below about kMinPanelNs of BLAS time, the second core spends
+// more on fetching the operands from the first core's cache (and sending its half of the result
+// back) than it saves. The threshold is in estimated time, not multiply-adds, so it holds for
+// slow kernels as for fast ones: with the AVX-512 kernels it is the 8M multiply-adds per part
+// that whole-epoch runs showed (compare_libtorch --scaling); with the SSE3 kernels, about 5x
+// slower, products of 2M already split.
+constexpr double kMinPanelNs = 8.0e6 / 70.0;
+// At most as many panels as this machine has cores (the largest power of two not above it, up to
+// 16; powers of two so that 2, 4, 8 threads get equal shares). Each panel packs the other
+// operand again, which a run on fewer threads pays too: 16 panels made a [128, 784] x
+// [784, 1024] product 10-30% slower on one thread than one call, 2 panels 0-5%. The core count
+// is the machine's (std::thread::hardware_concurrency), not set_num_threads: on one machine the
+// panels, and so the bits, never change with the thread setting.
+std::int64_t max_panels() {
+  static const std::int64_t cap = [] {
+    const auto cores = static_cast<std::int64_t>(std::max(1u, std::thread::hardware_concurrency()));
+    std::int64_t p = 1;
+    while (p * 2 <= cores && p < 16) p *= 2;
+    return p;
+  }();
+  return cap;
+}
+// Panel edges fall on multiples of this many rows or columns (a multiple of most kernels' tiles;
+// 16 would split the 784-89-10 net's 100-row products 64/36 instead of 56/44).
 constexpr std::int64_t kPartAlign = 8;
 
 template <typename T>
 void gemm_typed(const T* a, Layout la, const T* b, Layout lb, T* c, std::int64_t ldc,
                 std::int64_t m, std::int64_t n, std::int64_t k, T alpha, T beta) {
-  // Split the larger of M and N: every part packs the whole other operand, so cutting the larger
-  // dimension repeats the smaller packing. Each C element is still computed by one BLAS call
-  // that sums over all of K in the same blocking (OpenBLAS blocks K by K alone), so the result
-  // does not depend on the number of parts.
+  // Split the larger of M and N: every panel packs the whole other operand, so cutting the
+  // larger dimension repeats the smaller packing. Each C element is still computed by one BLAS
+  // call that sums over all of K, in a blocking OpenBLAS derives from K alone.
   const bool split_rows = m > n;
   const std::int64_t len = split_rows ? m : n;
   const double macs = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
-  std::int64_t parts = std::min<std::int64_t>(get_num_threads(), len / kPartAlign);
-  parts = std::min<std::int64_t>(parts, static_cast<std::int64_t>(macs / kMinMacsPerPart));
-  if (parts <= 1) {
+  const double est_ns = macs * (sizeof(T) == 8 ? 2.0 : 1.0) / detail::blas_macs_per_ns();
+  std::int64_t panels = 1;
+  while (panels < max_panels() && est_ns / static_cast<double>(2 * panels) >= kMinPanelNs &&
+         len / (2 * panels) >= kPartAlign)
+    panels *= 2;
+  if (panels == 1) {
     gemm_block(a, la, b, lb, c, ldc, 0, m, 0, n, k, alpha, beta);
     return;
   }
-  const std::int64_t step = ((len + parts - 1) / parts + kPartAlign - 1) / kPartAlign * kPartAlign;
-  parts = (len + step - 1) / step;
-  tbb::parallel_for(std::int64_t{0}, parts, [&](std::int64_t p) {
+  const std::int64_t step =
+      ((len + panels - 1) / panels + kPartAlign - 1) / kPartAlign * kPartAlign;
+  panels = (len + step - 1) / step;
+  const auto run = [&](std::int64_t p) {
     const std::int64_t lo = p * step, hi = std::min(len, lo + step);
     if (split_rows)
       gemm_block(a, la, b, lb, c, ldc, lo, hi, 0, n, k, alpha, beta);
     else
       gemm_block(a, la, b, lb, c, ldc, 0, m, lo, hi, k, alpha, beta);
-  });
+  };
+  if (get_num_threads() == 1) {
+    for (std::int64_t p = 0; p < panels; ++p) run(p);
+    return;
+  }
+  tbb::parallel_for(std::int64_t{0}, panels, run);
 }
 }  // namespace
 
 void gemm(const Tensor& a_in, const Tensor& b_in, const Tensor& c, double alpha, double beta) {
   const auto m = a_in.shape()[0], k = a_in.shape()[1], n = b_in.shape()[1];
   if (m == 0 || n == 0) return;
-  detail::use_blas_single_threaded();
+  detail::ensure_blas_ready();
   Tensor a = a_in, b = b_in;
   Layout la{}, lb{};
   if (!blas_layout(a, la)) {
