@@ -294,7 +294,9 @@ BOOST_AUTO_TEST_CASE(double_backward_through_an_in_place_op_on_a_view) {
   auto g = grad({(a * a).sum()}, {x, y}, {}, true, true);
   ((g[0] * G()).sum() + (g[1] * g[1]).sum()).backward();
   BOOST_TEST(is(x.grad(), {1, -2, 4, 4108, 2000.5, 863.75}));
-  BOOST_TEST(is(y.grad(), {4208, -5055, 5214}));
+  // PyTorch 1.13's analytic value is 4208 -5055 5214 (it adds the first-order dy once more);
+  // its own central differences, the formula and the out-of-place version all give this:
+  BOOST_TEST(is(y.grad(), {4144, -5005, 5178}));
 }
 
 BOOST_AUTO_TEST_CASE(gradcheck_through_in_place_ops_on_views) {
