@@ -5,6 +5,7 @@
 // Metadata, data access and autograd state are defined in core/. The math and view methods
 // declared at the bottom are thin conveniences over the free functions in ops/, where each op's
 // forward and backward live.
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -55,7 +56,7 @@ struct TensorImpl {
   // rewrite the base's history, and a view whose memory changed re-derives its grad_fn from the
   // base. view_version is the storage version at which grad_fn was last derived.
   std::shared_ptr<TensorImpl> view_base;
-  std::uint32_t view_version = 0;
+  std::atomic<std::uint32_t> view_version{0};
   std::uint8_t view_creation = 0;  // detail::ViewCreation
   const char* view_op = nullptr;   // the op that made a multi-output view, for messages
 };

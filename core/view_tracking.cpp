@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <mutex>
 
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/core/iterate.h"
@@ -212,15 +213,19 @@ class AsStrided final : public autograd::Node {
   Geometry base_, view_;
 };
 
-// Gives the view t a grad_fn that reads its elements out of its base.
+// Gives the view t a grad_fn that reads its elements out of its base. Callers hold
+// g_derive_mutex, and the new version is published after the grad_fn: a thread reading a shared
+// view sees either a stale version (and waits for the mutex) or the finished grad_fn.
+std::mutex g_derive_mutex;
 void derive_from_base(const Tensor& t) {
   TensorImpl& i = *t.impl();
-  i.view_version = i.storage->version();
+  const std::uint32_t now = i.storage->version();
   const Tensor base(i.view_base);
-  if (static_cast<ViewCreation>(i.view_creation) == ViewCreation::NoGrad || !base.requires_grad())
-    return;
-  i.grad_fn = std::make_shared<AsStrided>(base, t);
-  i.output_nr = 0;
+  if (static_cast<ViewCreation>(i.view_creation) != ViewCreation::NoGrad && base.requires_grad()) {
+    i.grad_fn = std::make_shared<AsStrided>(base, t);
+    i.output_nr = 0;
+  }
+  i.view_version.store(now, std::memory_order_release);
 }
 
 }  // namespace
@@ -245,7 +250,12 @@ void mark_multi_output_views(const std::vector<Tensor>& views, const char* op) {
   }
 }
 
-void refresh_view_slow(const Tensor& t) { derive_from_base(t); }
+void refresh_view_slow(const Tensor& t) {
+  const TensorImpl& i = *t.impl();
+  std::lock_guard<std::mutex> lock(g_derive_mutex);
+  // Another thread may have re-derived it while this one waited.
+  if (i.view_version.load(std::memory_order_relaxed) != i.storage->version()) derive_from_base(t);
+}
 
 void check_inplace(const Tensor& self, const char* op, bool recorded) {
   if (!GradMode::is_enabled()) return;
@@ -287,6 +297,7 @@ void rebase_history(const Tensor& self, const std::shared_ptr<autograd::Node>& f
   auto copy_slices = std::make_shared<CopySlices>(autograd::gradient_edge(base), base, self, fn);
   base.impl()->grad_fn = std::move(copy_slices);
   base.impl()->output_nr = 0;
+  std::lock_guard<std::mutex> lock(g_derive_mutex);
   derive_from_base(self);
 }
 

@@ -12,6 +12,9 @@
 // the grad_fn is read, so every view sees the in-place changes made through the base or through
 // a sibling view. This follows PyTorch, including the cases it refuses (a view of a leaf that
 // requires grad, a view made in no_grad mode, one of several views returned by split/chunk).
+// Deliberate differences: a view made in no_grad mode is a constant (PyTorch reports its base's
+// requires_grad without giving it a grad_fn); a strided source partially overlapping the
+// destination is copied first (PyTorch's result depends on its loop order).
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -40,7 +43,8 @@ void mark_multi_output_views(const std::vector<Tensor>& views, const char* op);
 void refresh_view_slow(const Tensor& t);
 inline void refresh_view(const Tensor& t) {
   const TensorImpl* i = t.impl();
-  if (i && i->view_base && i->view_version != i->storage->version()) refresh_view_slow(t);
+  if (i && i->view_base && i->view_version.load(std::memory_order_acquire) != i->storage->version())
+    refresh_view_slow(t);
 }
 
 // Throws the errors PyTorch gives before an in-place op `op` on self: a leaf (or a view of a
