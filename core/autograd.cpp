@@ -8,6 +8,7 @@
 #include <queue>
 #include <span>
 
+#include "tapegrad/core/view_tracking.h"
 #include "tapegrad/ops/elementwise.h"
 
 namespace tg {
@@ -121,7 +122,13 @@ SavedTensor::SavedTensor(const Tensor& t, bool is_output, std::uint32_t output_n
     : output_nr_(output_nr), is_output_(is_output) {
   if (!t.defined()) return;
   version_ = t.version();
-  data_ = is_output ? t.detach() : t;
+  data_ = is_output || !t.impl()->requires_grad ? t.detach() : t;
+  // A non-leaf input keeps its history, not its handle: a handle (or the base a view holds)
+  // can own this very node after an in-place op, which would be a reference cycle.
+  if (!is_output && t.grad_fn()) {
+    data_.impl()->grad_fn = t.grad_fn();
+    data_.impl()->output_nr = t.impl()->output_nr;
+  }
 }
 
 Tensor SavedTensor::unpack(Node& owner) const {
@@ -168,6 +175,7 @@ bool needs_grad(const std::vector<Tensor>& inputs) {
 }
 
 Edge gradient_edge(const Tensor& t) {
+  detail::refresh_view(t);  // a view whose memory changed takes its history from its base
   TensorImpl* impl = t.impl();
   if (impl->grad_fn) return {impl->grad_fn, impl->output_nr};
   if (!impl->requires_grad) return {};

@@ -7,6 +7,7 @@
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/core/iterate.h"
 #include "tapegrad/core/random.h"
+#include "tapegrad/core/view_tracking.h"
 
 namespace tg {
 
@@ -132,6 +133,7 @@ Tensor Tensor::detach() const {
 }
 
 bool Tensor::requires_grad() const {
+  detail::refresh_view(*this);
   const auto& i = checked();
   return i.requires_grad || i.grad_fn != nullptr;
 }
@@ -146,8 +148,11 @@ Tensor& Tensor::requires_grad_(bool on) {
   return *this;
 }
 
-bool Tensor::is_leaf() const { return checked().grad_fn == nullptr; }
-const std::shared_ptr<autograd::Node>& Tensor::grad_fn() const { return checked().grad_fn; }
+bool Tensor::is_leaf() const { return grad_fn() == nullptr; }
+const std::shared_ptr<autograd::Node>& Tensor::grad_fn() const {
+  detail::refresh_view(*this);
+  return checked().grad_fn;
+}
 
 Tensor Tensor::grad() const {
   const auto& i = checked();
@@ -173,6 +178,7 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph, bool create_gra
 }
 
 void Tensor::retain_grad() const {
+  detail::refresh_view(*this);
   auto& i = const_cast<TensorImpl&>(checked());
   TG_CHECK(requires_grad(), "retain_grad: the tensor does not require grad");
   if (!i.grad_fn || i.retains_grad) return;  // leaves keep .grad anyway
@@ -181,6 +187,7 @@ void Tensor::retain_grad() const {
 }
 
 int Tensor::register_hook(GradHook hook) const {
+  detail::refresh_view(*this);
   auto& i = const_cast<TensorImpl&>(checked());
   TG_CHECK(requires_grad(), "register_hook: cannot register a hook on a tensor that does not ",
            "require grad");

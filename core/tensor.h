@@ -5,6 +5,7 @@
 // Metadata, data access and autograd state are defined in core/. The math and view methods
 // declared at the bottom are thin conveniences over the free functions in ops/, where each op's
 // forward and backward live.
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -49,6 +50,15 @@ struct TensorImpl {
   bool retains_grad = false;
   std::vector<std::pair<int, GradHook>> hooks;  // leaf hooks (non-leaf hooks live on grad_fn)
   int next_hook_id = 0;
+
+  // View tracking (core/view_tracking.h). A view made by a view op keeps its base (the
+  // tensor that owns the memory, never itself a view) so that an in-place op on the view can
+  // rewrite the base's history, and a view whose memory changed re-derives its grad_fn from the
+  // base. view_version is the storage version at which grad_fn was last derived.
+  std::shared_ptr<TensorImpl> view_base;
+  std::atomic<std::uint32_t> view_version{0};
+  std::uint8_t view_creation = 0;  // detail::ViewCreation
+  const char* view_op = nullptr;   // the op that made a multi-output view, for messages
 };
 
 class Tensor {

@@ -8,6 +8,7 @@
 
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/core/iterate.h"
+#include "tapegrad/core/view_tracking.h"
 #include "tapegrad/ops/kernels/copy_rows.h"
 #include "tapegrad/ops/kernels/rows.h"
 #include "tapegrad/ops/shape.h"
@@ -138,6 +139,7 @@ std::vector<Tensor> split(const Tensor& x, std::int64_t split_size, std::int64_t
   std::vector<Tensor> parts;
   for (std::int64_t start = 0; start < n; start += split_size)
     parts.push_back(x.narrow(d, start, std::min(split_size, n - start)));
+  detail::mark_multi_output_views(parts, "split");
   return parts;
 }
 
@@ -157,6 +159,7 @@ std::vector<Tensor> split_with_sizes(const Tensor& x, const Shape& sizes, std::i
     parts.push_back(x.narrow(d, start, s));
     start += s;
   }
+  detail::mark_multi_output_views(parts, "split_with_sizes");
   return parts;
 }
 

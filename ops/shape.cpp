@@ -10,6 +10,7 @@
 
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/core/iterate.h"
+#include "tapegrad/core/view_tracking.h"
 #include "tapegrad/ops/reduction.h"
 
 namespace tg {
@@ -19,10 +20,13 @@ using autograd::Saved;
 
 namespace {
 
+// A new handle on x's memory, tracked as a view of x's base (see core/view_tracking.h).
 Tensor make_view(const Tensor& x, Shape shape, Shape strides, std::int64_t offset) {
   const auto* impl = x.impl();
-  return Tensor(std::make_shared<TensorImpl>(impl->storage, std::move(shape), std::move(strides),
-                                             offset, impl->dtype));
+  Tensor y(std::make_shared<TensorImpl>(impl->storage, std::move(shape), std::move(strides), offset,
+                                        impl->dtype));
+  detail::set_view_of(x, y);
+  return y;
 }
 
 // Strides for viewing x as `shape` without a copy, if possible (the rule of torch.view).
@@ -216,8 +220,8 @@ Tensor expand(const Tensor& x, const Shape& shape_in) {
                " to ", shape_str(shape_in), " (dim ", i, ": ", s, " vs ", shape[i], ")");
     }
   }
-  Tensor y = detail::broadcast_view(x, shape);
-  if (y.is_same(x)) y = make_view(x, x.shape(), x.strides(), x.offset());
+  const Tensor b = detail::broadcast_view(x, shape);
+  Tensor y = make_view(x, b.shape(), b.strides(), b.offset());
   const Shape in_shape = x.shape();
   return record("expand", {x}, y,
                 [in_shape](const Tensor& g, const Saved&) { return grads{sum_to(g, in_shape)}; });
