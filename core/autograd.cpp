@@ -142,9 +142,11 @@ class FunctionNode final : public Node {
   std::string_view name() const override { return name_; }
 
   grads apply(grads&& grad_outputs) override {
-    // Threads may run backward through a shared graph; release() must not free what another
-    // thread's apply reads.
-    std::lock_guard lock(mutex);
+    // Threads may run backward through a shared graph: release() must not free what another
+    // thread's apply reads, and a custom op's backward writes its context. Other nodes (an op
+    // that saved nothing) have no state to guard and skip the lock.
+    std::unique_lock lock(mutex, std::defer_lock);
+    if (had_saved_ || multi_) lock.lock();
     if (released_ && had_saved_)
       throw Error(detail::concat(
           name_, ": trying to backward through the graph a second time (its saved tensors were ",
@@ -155,7 +157,8 @@ class FunctionNode final : public Node {
   }
 
   void release() override {
-    ReleaseScope scope;  // the saved tensors may hold the last reference to the graph below
+    if (!had_saved_) return;  // nothing to free; apply looks at released_ only if had_saved_
+    ReleaseScope scope;       // the saved tensors may hold the last reference to the graph below
     std::lock_guard lock(mutex);
     saved_.clear();
     released_ = true;
