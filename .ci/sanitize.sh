@@ -5,7 +5,8 @@
 #   2. a fuzz smoke: each fuzzer for FUZZ_SECONDS (default 60) from a copy of its checked-in
 #      seed corpus, both at once; any crash fails the job (the input is kept under
 #      build-asan/fuzz-artifacts/ for a regression test);
-#   3. build-tsan: clang, ThreadSanitizer; runs the parallel-kernel tests on two threads.
+#   3. build-tsan: clang, ThreadSanitizer; runs the parallel-kernel tests on two threads, and
+#      the autograd engine driven from four user threads (test_autograd_threads).
 # Installs what it needs from Debian when missing (as tapegrad.sh does). Sanitizer builds use -O1
 # (the usual setting for sanitizers: fast to compile, precise reports). Budget: < 12 minutes on
 # 2 cores from a fresh clone.
@@ -86,7 +87,8 @@ done
 step "configure + build build-tsan"
 cmake -S "$root" -B "$root/build-tsan" "${common[@]}" -DCMAKE_CXX_FLAGS=-fsanitize=thread \
   -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread >/dev/null
-cmake --build "$root/build-tsan" -j"$jobs" --target test_tensor test_gradcheck_sweep test_determinism
+cmake --build "$root/build-tsan" -j"$jobs" --target test_tensor test_gradcheck_sweep test_determinism \
+  test_autograd_threads
 export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$root/tests/tsan.supp"
 # TBB (and OpenBLAS) size their pools from the CPUs this process may use: two CPUs make the
 # kernels split over two threads. test_determinism sets 1 and 2 threads itself; its two
@@ -96,7 +98,8 @@ pin=()
 [ "$jobs" -ge 2 ] && pin=(taskset -c 0,1)
 export OPENBLAS_NUM_THREADS=2
 tsan_runs=("test_tensor" "test_gradcheck_sweep"
-           "test_determinism --run_test=kernels_agree_on_one_and_two_threads,independent_user_threads")
+           "test_determinism --run_test=kernels_agree_on_one_and_two_threads,independent_user_threads"
+           "test_autograd_threads")
 for run in "${tsan_runs[@]}"; do
   step "TSan: $run"
   # shellcheck disable=SC2086  # the run string is a command and its arguments

@@ -3,6 +3,7 @@
 // into ops/, through the Tensor methods declared in tensor.h.)
 #include "tapegrad/core/autograd.h"
 
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <queue>
@@ -34,7 +35,89 @@ DetectAnomalyGuard::DetectAnomalyGuard() : prev_(g_anomaly) { g_anomaly = true; 
 DetectAnomalyGuard::~DetectAnomalyGuard() { g_anomaly = prev_; }
 bool DetectAnomalyGuard::is_enabled() { return g_anomaly; }
 
+// ---- freeing graphs without recursion ----
+// Dropping the last reference to a node destroys its edges, which may drop the last reference
+// to the next node, and so on: recursion as deep as the graph. Instead, the outermost node
+// destructor on a thread opens a work list; every node or tensor destroyed while it is open
+// moves the last references it holds (edges, saved tensors' grad_fn) onto the list, and the
+// outermost destructor releases them one by one in a loop.
+namespace {
+thread_local std::vector<std::shared_ptr<autograd::Node>>* t_pending = nullptr;
+
+class ReleaseScope {
+ public:
+  ReleaseScope() : outer_(t_pending == nullptr) {
+    if (outer_) t_pending = &list_;
+  }
+  ~ReleaseScope() {
+    if (!outer_) return;
+    while (!list_.empty()) {
+      std::shared_ptr<autograd::Node> n = std::move(list_.back());
+      list_.pop_back();
+      n.reset();  // may push more onto list_
+    }
+    t_pending = nullptr;
+  }
+  ReleaseScope(const ReleaseScope&) = delete;
+  ReleaseScope& operator=(const ReleaseScope&) = delete;
+
+ private:
+  bool outer_;
+  std::vector<std::shared_ptr<autograd::Node>> list_;
+};
+
+void release_edges(std::vector<autograd::Edge>& edges) noexcept {
+  for (auto& e : edges) detail::release_node(e.node);
+}
+
+// Locks for leaf state, picked by the TensorImpl's address: a lock per tensor would make every
+// tensor larger for the few that are leaves requiring grad.
+std::array<std::mutex, 64> g_leaf_mutexes;
+}  // namespace
+
+void detail::release_node(std::shared_ptr<autograd::Node>& node) noexcept {
+  if (!node) return;
+  // use_count() == 1: this is the last reference (another thread dropping its own one at the
+  // same moment only makes this reset the last, which then runs inside the open scope).
+  if (t_pending != nullptr && node.use_count() == 1)
+    t_pending->push_back(std::move(node));
+  else
+    node.reset();
+}
+
+std::mutex& detail::leaf_mutex(const TensorImpl* impl) {
+  auto h = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(impl));
+  h = (h ^ (h >> 29)) * 0xBF58476D1CE4E5B9ull;
+  return g_leaf_mutexes[static_cast<std::size_t>(h >> 58)];
+}
+
 namespace autograd {
+
+Node::~Node() {
+  ReleaseScope scope;
+  release_edges(next_edges);
+}
+
+namespace {
+// A hook may replace the gradient but not change its shape or dtype (PyTorch's rule): a wrong
+// one would otherwise end up in .grad or be summed into the next gradient.
+// `node` is null for a leaf's hook, else the op whose output `output_nr` carries the hook.
+void check_hook_result(const Tensor& given, const Tensor& returned, int id, const Node* node,
+                       std::uint32_t output_nr) {
+  const bool same_dtype = returned.dtype() == given.dtype();
+  if (same_dtype && returned.shape() == given.shape()) return;
+  const std::string where = node ? detail::concat("output ", output_nr, " of ", node->name())
+                                 : std::string("a leaf tensor");
+  TG_CHECK(same_dtype, "hook ", id, " on ", where, " has changed the type of value (was ",
+           given.dtype(), ", got ", returned.dtype(), "); a hook must return a gradient of the ",
+           "dtype and shape it was given, or an undefined tensor to keep the gradient");
+  throw Error(detail::concat("hook ", id, " on ", where, " has changed the size of value (was ",
+                             shape_str(given.shape()), ", got ", shape_str(returned.shape()),
+                             "); a hook must return a gradient of the shape and dtype it was ",
+                             "given, or an undefined tensor to keep the gradient"));
+}
+}  // namespace
+
 namespace {
 
 class FunctionNode final : public Node {
@@ -47,9 +130,24 @@ class FunctionNode final : public Node {
       : name_(std::move(name)), multi_(std::move(fn)) {
     forward_trace = name_;
   }
+  ~FunctionNode() override {
+    // What the node owns may hold the rest of the graph (saved inputs and tensors captured by
+    // closures or hooks keep their grad_fn): drop it all while the work list is open.
+    ReleaseScope scope;
+    saved_.clear();
+    single_ = nullptr;
+    multi_ = nullptr;
+    pre_hooks.clear();
+    release_edges(next_edges);
+  }
   std::string_view name() const override { return name_; }
 
   grads apply(grads&& grad_outputs) override {
+    // Threads may run backward through a shared graph: release() must not free what another
+    // thread's apply reads, and a custom op's backward writes its context. Other nodes (an op
+    // that saved nothing) have no state to guard and skip the lock.
+    std::unique_lock lock(mutex, std::defer_lock);
+    if (had_saved_ || multi_) lock.lock();
     if (released_ && had_saved_)
       throw Error(detail::concat(
           name_, ": trying to backward through the graph a second time (its saved tensors were ",
@@ -60,10 +158,16 @@ class FunctionNode final : public Node {
   }
 
   void release() override {
+    if (!had_saved_) return;  // nothing to free; apply looks at released_ only if had_saved_
+    ReleaseScope scope;       // the saved tensors may hold the last reference to the graph below
+    std::lock_guard lock(mutex);
     saved_.clear();
     released_ = true;
   }
-  bool released() const override { return released_ && had_saved_; }
+  bool released() const override {
+    std::lock_guard lock(mutex);
+    return released_ && had_saved_;
+  }
 
   void set_saved(std::vector<SavedTensor> saved) {
     had_saved_ = !saved.empty();
@@ -90,10 +194,21 @@ class AccumulateGrad final : public Node {
   grads apply(grads&& grad_outputs) override {
     Tensor g = std::move(grad_outputs[0]);
     if (!g.defined()) return {};
-    for (const auto& [id, hook] : leaf_->hooks) {
-      Tensor r = hook(g);
-      if (r.defined()) g = r;
+    // A snapshot: a hook may add or remove hooks; like PyTorch, the changes apply from the next
+    // pass (and a removed hook stays alive while it runs).
+    std::vector<std::pair<int, std::shared_ptr<GradHook>>> hooks;
+    {
+      std::lock_guard lock(detail::leaf_mutex(leaf_.get()));
+      hooks = leaf_->hooks;
     }
+    for (const auto& [id, hook] : hooks) {
+      Tensor r = (*hook)(g);
+      if (!r.defined()) continue;
+      check_hook_result(g, r, id, nullptr, 0);
+      g = std::move(r);
+    }
+    // Graphs built in several threads share this node: accumulate one pass at a time.
+    std::lock_guard lock(mutex);
     if (GradMode::is_enabled()) {  // create_graph: the gradient keeps its own history
       leaf_->grad = leaf_->grad ? (Tensor(leaf_->grad) + g).impl_ptr() : g.impl_ptr();
       return {};
@@ -179,6 +294,8 @@ Edge gradient_edge(const Tensor& t) {
   TensorImpl* impl = t.impl();
   if (impl->grad_fn) return {impl->grad_fn, impl->output_nr};
   if (!impl->requires_grad) return {};
+  // Threads recording ops on a shared leaf (a model's parameter) must get the same node.
+  std::lock_guard lock(detail::leaf_mutex(impl));
   auto acc = impl->grad_accumulator.lock();
   if (!acc) {
     acc = std::make_shared<AccumulateGrad>(t.impl_ptr());
@@ -305,6 +422,35 @@ class NodeIndex {
   std::vector<Node*> nodes_;
 };
 
+// Runs the hooks of the node's output tensors on their gradients, then fills retained .grads.
+// Hooks run from a snapshot of the list, outside the lock: they may add or remove hooks
+// (PyTorch: the changes apply from the next pass), and other threads may register more.
+void run_pre_hooks(Node& n, grads& in, bool create_graph) {
+  std::vector<Node::PreHook> hooks;
+  bool retains = false;
+  {
+    std::lock_guard lock(n.mutex);
+    hooks = n.pre_hooks;
+    retains = !n.retained.empty();
+  }
+  for (const auto& h : hooks) {
+    if (h.output_nr >= in.size() || !in[h.output_nr].defined()) continue;
+    GradMode::set_enabled(create_graph);
+    Tensor r = (*h.fn)(in[h.output_nr]);
+    if (!r.defined()) continue;
+    check_hook_result(in[h.output_nr], r, h.id, &n, h.output_nr);
+    in[h.output_nr] = std::move(r);
+  }
+  if (!retains) return;
+  std::lock_guard lock(n.mutex);  // threads sharing this node add to the same .grad
+  for (const auto& [slot, weak] : n.retained) {
+    auto impl = weak.lock();
+    if (!impl || slot >= in.size() || !in[slot].defined()) continue;
+    Tensor g = create_graph ? in[slot] : in[slot].detach();
+    impl->grad = impl->grad ? (Tensor(impl->grad).detach() + g).impl_ptr() : g.impl_ptr();
+  }
+}
+
 // Runs the graph below `roots`. With `targets`, returns the gradient flowing into each target
 // edge instead of accumulating into leaves.
 std::vector<Tensor> execute(const std::vector<Root>& roots, const std::vector<Edge>& targets,
@@ -393,19 +539,7 @@ std::vector<Tensor> execute(const std::vector<Root>& roots, const std::vector<Ed
     grads in = std::move(buffer_of(ni));
     buffers[ni] = grads();
 
-    for (const auto& h : n->pre_hooks) {
-      if (h.output_nr < in.size() && in[h.output_nr].defined()) {
-        GradMode::set_enabled(create_graph);
-        Tensor r = h.fn(in[h.output_nr]);
-        if (r.defined()) in[h.output_nr] = r;
-      }
-    }
-    for (const auto& [slot, weak] : n->retained) {
-      auto impl = weak.lock();
-      if (!impl || slot >= in.size() || !in[slot].defined()) continue;
-      Tensor g = create_graph ? in[slot] : in[slot].detach();
-      impl->grad = impl->grad ? (Tensor(impl->grad).detach() + g).impl_ptr() : g.impl_ptr();
-    }
+    if (n->has_hooks.load(std::memory_order_acquire)) run_pre_hooks(*n, in, create_graph);
     if (capture)
       for (const auto& [slot, which] : captures[ni]) captured[which] = in[slot];
 
@@ -427,9 +561,9 @@ std::vector<Tensor> execute(const std::vector<Root>& roots, const std::vector<Ed
       }
       g_in_backward = false;
       GradMode::set_enabled(prev_mode);
-      if (!out.empty())
-        TG_CHECK(out.size() == n->next_edges.size(), n->name(), ": backward returned ", out.size(),
-                 " gradients for ", n->next_edges.size(), " inputs");
+      TG_CHECK(out.size() == n->next_edges.size(), n->name(),
+               ": backward returned an incorrect number of gradients (expected ",
+               n->next_edges.size(), ", got ", out.size(), ")");
       if (DetectAnomalyGuard::is_enabled())
         for (std::size_t i = 0; i < out.size(); ++i)
           TG_CHECK(!has_non_finite(out[i]), n->name(), ": backward produced NaN or Inf in the ",
@@ -448,9 +582,10 @@ std::vector<Tensor> execute(const std::vector<Root>& roots, const std::vector<Ed
           try {
             g = g.sum_to(meta.shape);
           } catch (const Error&) {
-            throw Error(detail::concat(n->name(), ": backward returned a gradient of shape ",
-                                       shape_str(g.shape()), " for input ", i, " of shape ",
-                                       shape_str(meta.shape)));
+            throw Error(
+                detail::concat(n->name(), ": backward returned an invalid gradient at index ", i,
+                               " - got ", shape_str(g.shape()),
+                               " but expected shape compatible with ", shape_str(meta.shape)));
           }
         }
         if (g.dtype() != meta.dtype) g = g.to(meta.dtype);

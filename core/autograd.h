@@ -12,10 +12,12 @@
 // engine checks saved tensors against in-place changes, avoids reference cycles through saved
 // outputs, and frees them after backward. Broadcast gradients are summed back to each input's
 // shape by the engine, not by each op.
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -61,7 +63,9 @@ class SavedTensor {
 
 class Node : public std::enable_shared_from_this<Node> {
  public:
-  virtual ~Node() = default;
+  // Frees the graph below this node with a loop, not by recursing through each node's
+  // destructor: a chain of a million nodes would overflow the stack.
+  virtual ~Node();
   virtual std::string_view name() const = 0;
   // Gradients w.r.t. the inputs (one per next_edge), given gradients w.r.t. the outputs.
   virtual grads apply(grads&& grad_outputs) = 0;
@@ -77,10 +81,17 @@ class Node : public std::enable_shared_from_this<Node> {
   struct PreHook {
     std::uint32_t output_nr;
     int id;
-    GradHook fn;
+    std::shared_ptr<GradHook> fn;  // shared: a backward pass runs a snapshot of the list
   };
+  // Threads may register hooks while others run backward through this node: pre_hooks and
+  // retained change under `mutex`, and has_hooks (set once either is non-empty) lets the engine
+  // skip the lock for the usual node without any.
   std::vector<PreHook> pre_hooks;  // hooks of non-leaf tensors (this node's outputs)
   std::vector<std::pair<std::uint32_t, std::weak_ptr<TensorImpl>>> retained;  // retain_grad
+  std::atomic<bool> has_hooks{false};
+  // Guards the lists above, the node's saved state between apply and release (threads may run
+  // backward through one graph with retain_graph), and a leaf's .grad in AccumulateGrad.
+  mutable std::mutex mutex;
   // Name of the forward op that recorded this node, for error messages (a view of a string the
   // node owns; empty for leaf sinks).
   std::string_view forward_trace;
@@ -122,6 +133,15 @@ std::vector<Tensor> record_multi(std::string op, const std::vector<Tensor>& inpu
 Edge gradient_edge(const Tensor& t);
 
 }  // namespace autograd
+
+namespace detail {
+// Guards a leaf's grad_accumulator, hooks and hook ids (a lock picked by address, held briefly:
+// never while user code runs).
+std::mutex& leaf_mutex(const TensorImpl* impl);
+// Drops a reference to a node; inside the freeing of a graph, the last reference is queued
+// instead of destroyed in place (TensorImpl's destructor calls this for its grad_fn).
+void release_node(std::shared_ptr<autograd::Node>& node) noexcept;
+}  // namespace detail
 
 // Sums d(outputs)/d(inputs) weighted by grad_outputs and returns it, without touching .grad.
 // grad_outputs may be omitted for one-element outputs. An input that does not influence the

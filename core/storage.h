@@ -1,6 +1,7 @@
 #pragma once
 // The bytes behind one or more tensors (views share a Storage), plus the version counter that
 // autograd uses to detect in-place changes of saved tensors.
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -17,13 +18,15 @@ class Storage {
   void* data() const { return data_; }
   std::size_t nbytes() const { return nbytes_; }
 
-  std::uint32_t version() const { return version_; }
-  void bump_version() { ++version_; }
+  // Atomic: threads may write disjoint parts of one storage (e.g. rows through views), and
+  // each write must count; relaxed, since it orders nothing else.
+  std::uint32_t version() const { return version_.load(std::memory_order_relaxed); }
+  void bump_version() { version_.fetch_add(1, std::memory_order_relaxed); }
 
  private:
   void* data_ = nullptr;
   std::size_t nbytes_ = 0;
-  std::uint32_t version_ = 0;
+  std::atomic<std::uint32_t> version_{0};
 };
 
 // Live counts, so tests can show that training loops and dropped graphs free everything.

@@ -21,7 +21,10 @@ TensorImpl::TensorImpl(std::shared_ptr<Storage> storage_, Shape shape_, Shape st
   detail::count_tensor(+1);
 }
 
-TensorImpl::~TensorImpl() { detail::count_tensor(-1); }
+TensorImpl::~TensorImpl() {
+  detail::release_node(grad_fn);  // no recursion when this frees the rest of a long graph
+  detail::count_tensor(-1);
+}
 
 const TensorImpl& Tensor::checked() const {
   if (!impl_) throw Error("tensor: operation on an undefined tensor");
@@ -181,9 +184,13 @@ void Tensor::retain_grad() const {
   detail::refresh_view(*this);
   auto& i = const_cast<TensorImpl&>(checked());
   TG_CHECK(requires_grad(), "retain_grad: the tensor does not require grad");
-  if (!i.grad_fn || i.retains_grad) return;  // leaves keep .grad anyway
+  if (!i.grad_fn) return;  // leaves keep .grad anyway
+  auto& node = *i.grad_fn;
+  std::lock_guard lock(node.mutex);  // other threads may be running backward through node
+  if (i.retains_grad) return;
   i.retains_grad = true;
-  i.grad_fn->retained.emplace_back(i.output_nr, impl_);
+  node.retained.emplace_back(i.output_nr, impl_);
+  node.has_hooks.store(true, std::memory_order_release);
 }
 
 int Tensor::register_hook(GradHook hook) const {
@@ -191,20 +198,39 @@ int Tensor::register_hook(GradHook hook) const {
   auto& i = const_cast<TensorImpl&>(checked());
   TG_CHECK(requires_grad(), "register_hook: cannot register a hook on a tensor that does not ",
            "require grad");
-  const int id = i.next_hook_id++;
-  if (i.grad_fn)
-    i.grad_fn->pre_hooks.push_back({i.output_nr, id, std::move(hook)});
-  else
-    i.hooks.emplace_back(id, std::move(hook));
+  // Hooks are shared with the snapshot a running backward pass works from, so a hook may add
+  // or remove hooks (itself included) while it runs. The two locks are never held together.
+  auto fn = std::make_shared<GradHook>(std::move(hook));
+  int id = 0;
+  {
+    std::lock_guard lock(detail::leaf_mutex(&i));
+    id = i.next_hook_id++;
+    if (!i.grad_fn) {
+      i.hooks.emplace_back(id, std::move(fn));
+      return id;
+    }
+  }
+  auto& node = *i.grad_fn;
+  std::lock_guard lock(node.mutex);
+  node.pre_hooks.push_back({i.output_nr, id, std::move(fn)});
+  node.has_hooks.store(true, std::memory_order_release);
   return id;
 }
 
 void Tensor::remove_hook(int id) const {
   auto& i = const_cast<TensorImpl&>(checked());
-  std::erase_if(i.hooks, [id](const auto& h) { return h.first == id; });
-  if (i.grad_fn)
-    std::erase_if(i.grad_fn->pre_hooks,
-                  [&](const auto& h) { return h.id == id && h.output_nr == i.output_nr; });
+  std::vector<std::shared_ptr<GradHook>> removed;  // destroyed after the locks are released
+  {
+    std::lock_guard lock(detail::leaf_mutex(&i));
+    for (auto& h : i.hooks)
+      if (h.first == id) removed.push_back(std::move(h.second));
+    std::erase_if(i.hooks, [](const auto& h) { return h.second == nullptr; });
+  }
+  if (!i.grad_fn) return;
+  std::lock_guard lock(i.grad_fn->mutex);
+  for (auto& h : i.grad_fn->pre_hooks)
+    if (h.id == id && h.output_nr == i.output_nr) removed.push_back(std::move(h.fn));
+  std::erase_if(i.grad_fn->pre_hooks, [](const auto& h) { return h.fn == nullptr; });
 }
 
 // ---- factories ----

@@ -48,7 +48,8 @@ struct TensorImpl {
   std::shared_ptr<TensorImpl> grad;           // accumulated gradient (leaves, retain_grad)
   std::weak_ptr<autograd::Node> grad_accumulator;  // leaves: the node that fills .grad
   bool retains_grad = false;
-  std::vector<std::pair<int, GradHook>> hooks;  // leaf hooks (non-leaf hooks live on grad_fn)
+  // Leaf hooks (non-leaf hooks live on grad_fn), shared so a backward pass can run a snapshot.
+  std::vector<std::pair<int, std::shared_ptr<GradHook>>> hooks;
   int next_hook_id = 0;
 
   // View tracking (core/view_tracking.h). A view made by a view op keeps its base (the

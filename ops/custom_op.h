@@ -15,8 +15,13 @@
 //   tg::Tensor y = SmoothStep::apply(x);
 //
 // forward runs without recording; backward gets one gradient per output and returns one per
-// Tensor argument of forward (undefined for none). Written with tapegrad ops, backward is itself
-// differentiable, so gradgradcheck works too.
+// Tensor argument of forward (undefined for none: a zero gradient). Written with tapegrad ops,
+// backward is itself differentiable, so gradgradcheck works too.
+// As in PyTorch, returning more gradients is allowed only if the extra ones are undefined; a
+// wrong count or a gradient that does not reduce to its input's shape is an error, and one of
+// another dtype is converted. Unlike PyTorch, non-Tensor arguments get no slot (PyTorch wants a
+// None for each); the extra undefined slots a PyTorch-style backward returns are accepted.
+#include <algorithm>
 #include <any>
 #include <map>
 #include <memory>
@@ -76,6 +81,14 @@ struct Function {
           for (std::size_t i = 0; i < saved.size(); ++i) ctx->saved_.push_back(saved[i]);
           grads g = Derived::backward(*ctx, grad_outputs);
           ctx->saved_.clear();
+          const std::size_t expected = ctx->needs_.size();
+          if (g.size() > expected &&
+              std::all_of(g.begin() + static_cast<std::ptrdiff_t>(expected), g.end(),
+                          [](const Tensor& t) { return !t.defined(); }))
+            g.resize(expected);
+          TG_CHECK(g.size() == expected, op_name(),
+                   ": backward returned an incorrect number of gradients (expected ", expected,
+                   ", one per Tensor argument of forward; got ", g.size(), ")");
           return g;
         });
     if constexpr (std::is_same_v<Result, Tensor>) return recorded[0];

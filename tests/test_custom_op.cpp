@@ -114,3 +114,94 @@ BOOST_AUTO_TEST_CASE(custom_op_in_a_small_network_learns) {
   }
   BOOST_TEST(last < first * 0.2);
 }
+
+// ---- backward returning the wrong thing (issue 16, item 10); PyTorch 1.13's rules ----
+namespace {
+template <typename F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "<no error>";
+}
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+// forward a * b; backward returns whatever `Case` picks.
+enum class Case { Nothing, FirstUndefined, ExtraUndefined, ExtraDefined, WrongShape, Float64 };
+template <Case C>
+struct Returns : Function<Returns<C>> {
+  static constexpr const char* name = "returns";
+  static Tensor forward(AutogradContext& ctx, const Tensor& a, const Tensor& b) {
+    ctx.save_for_backward({a, b});
+    return a * b;
+  }
+  static grads backward(AutogradContext& ctx, const grads& g) {
+    const Tensor ga = g[0] * ctx.saved()[1], gb = g[0] * ctx.saved()[0];
+    switch (C) {
+      case Case::Nothing:
+        return {};
+      case Case::FirstUndefined:
+        return {Tensor(), gb};
+      case Case::ExtraUndefined:
+        return {ga, gb, Tensor()};
+      case Case::ExtraDefined:
+        return {ga, gb, gb};
+      case Case::WrongShape:
+        return {ones({5}), gb};
+      case Case::Float64:
+        return {ga.to(kFloat64), gb};
+    }
+    return {};
+  }
+};
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(backward_returning_no_gradients_is_an_error) {
+  auto a = ones({3}).requires_grad_(), b = full({3}, 2.0).requires_grad_();
+  const auto msg = error_of([&] { Returns<Case::Nothing>::apply(a, b).sum().backward(); });
+  // PyTorch: "function FBackward returned an incorrect number of gradients (expected 2, got 0)".
+  BOOST_TEST(contains(msg, "returns: backward returned an incorrect number of gradients"), msg);
+  BOOST_TEST(contains(msg, "expected 2"), msg);
+  BOOST_TEST(contains(msg, "got 0"), msg);
+  BOOST_TEST(!a.grad().defined());
+  BOOST_TEST(!b.grad().defined());
+  // More gradients than inputs: an error when an extra one is defined ("expected 1, got 2" in
+  // PyTorch), accepted when they are all undefined.
+  BOOST_TEST(contains(error_of([&] { Returns<Case::ExtraDefined>::apply(a, b).sum().backward(); }),
+                      "(expected 2, one per Tensor argument of forward; got 3)"));
+  Returns<Case::ExtraUndefined>::apply(a, b).sum().backward();
+  BOOST_TEST(a.grad().to_vector<float>() == std::vector<float>({2, 2, 2}));
+  BOOST_TEST(b.grad().to_vector<float>() == std::vector<float>({1, 1, 1}));
+}
+
+BOOST_AUTO_TEST_CASE(backward_returning_undefined_means_no_gradient) {
+  // PyTorch: returning None for a gives a.grad None and b its gradient.
+  auto a = ones({3}).requires_grad_(), b = full({3}, 2.0).requires_grad_();
+  Returns<Case::FirstUndefined>::apply(a, b).sum().backward();
+  BOOST_TEST(!a.grad().defined());
+  BOOST_TEST(b.grad().to_vector<float>() == std::vector<float>({1, 1, 1}));
+  // Upstream of an undefined gradient nothing runs: x * 3 gets none either.
+  auto x = ones({3}).requires_grad_();
+  Returns<Case::FirstUndefined>::apply(x * 3.0, b).sum().backward();
+  BOOST_TEST(!x.grad().defined());
+}
+
+BOOST_AUTO_TEST_CASE(backward_returning_a_wrong_shape_or_dtype) {
+  auto a = ones({3}).requires_grad_(), b = full({3}, 2.0).requires_grad_();
+  const auto msg = error_of([&] { Returns<Case::WrongShape>::apply(a, b).sum().backward(); });
+  // PyTorch: "Function FBackward returned an invalid gradient at index 0 - got [5] but expected
+  // shape compatible with [3]".
+  BOOST_TEST(contains(msg,
+                      "returns: backward returned an invalid gradient at index 0 - got [5] "
+                      "but expected shape compatible with [3]"),
+             msg);
+  BOOST_TEST(!a.grad().defined());
+  // Another dtype is converted to the input's (PyTorch does the same).
+  Returns<Case::Float64>::apply(a, b).sum().backward();
+  BOOST_TEST(a.grad().dtype() == kFloat32);
+  BOOST_TEST(a.grad().to_vector<float>() == std::vector<float>({2, 2, 2}));
+}
