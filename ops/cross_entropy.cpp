@@ -8,6 +8,9 @@
 //   loss_s = S_s * logsumexp(z_s) - sum_c Q[s, c] * z[s, c],   dloss_s / dz[s, c] = S_s p - Q.
 // The mean divides by sum_s m_s w[t_s] (class indices, as PyTorch does) or by the number of
 // samples (probabilities). Class weights are constants; probability targets get a gradient.
+// When no sample counts (every target ignored, or an empty batch) the mean is 0/0 = NaN but
+// its gradient is 0, as in PyTorch; when samples count but their weights sum to 0 the gradient
+// is NaN there too (PyTorch's 0 * inf).
 #include <cmath>
 #include <limits>
 
@@ -44,6 +47,10 @@ struct Prepared {
   Tensor target;              // contiguous: int64 indices, or probabilities in the logits' dtype
   Tensor weight;              // contiguous [C] in the logits' dtype, or undefined
   double total_weight = 0.0;  // the mean's divisor
+  std::int64_t counted = 0;   // samples not ignored
+  // What the mean's gradient is scaled by: 1 / total_weight, but 0 when no sample counts
+  // (then every per-sample gradient is 0 and 0 * inf must not turn it into NaN).
+  double mean_scale() const { return counted == 0 ? 0.0 : 1.0 / total_weight; }
 };
 
 Prepared prepare(const char* op, const Tensor& z, const Tensor& target, const Tensor& weight,
@@ -79,6 +86,7 @@ Prepared prepare(const char* op, const Tensor& z, const Tensor& target, const Te
     cfg.prob = true;
     p.target = target.detach().to(z.dtype()).contiguous();
     p.total_weight = static_cast<double>(cfg.N * cfg.inner);
+    p.counted = cfg.N * cfg.inner;
     return p;
   }
   TG_CHECK(target.dtype() == kInt64, op, ": target must be int64 class indices or ",
@@ -94,6 +102,7 @@ Prepared prepare(const char* op, const Tensor& z, const Tensor& target, const Te
     TG_CHECK(t[s] >= 0 && t[s] < cfg.C, op, ": target ", t[s], " is out of range for ", cfg.C,
              " classes (at flat target index ", s, ")");
     p.total_weight += wv.empty() ? 1.0 : wv[t[s]];
+    ++p.counted;
   }
   return p;
 }
@@ -294,13 +303,13 @@ Tensor cross_entropy_nd(const Tensor& z, const Tensor& target, const CrossEntrop
                     [&]<typename T>() { forward_kernel<T>(zc, p, loss, stats); });
   Tensor y = reduce_losses(loss, o.reduction, p.total_weight);
   const Reduction red = o.reduction;
-  const double divisor = p.total_weight;
+  const double scale = p.mean_scale();
   // Probability targets may require grad: dloss_s / dP[s, c] = -(1 - eps) w[c] log_softmax(z).
   // Then the logits' gradient depends on P too, so it is composed of differentiable ops (the
   // fused cross_entropy_backward treats its targets as constants).
   return record("cross_entropy", {z, target}, y, {z, p.target, p.weight, stats, target},
-                [cfg = p.cfg, red, divisor](const Tensor& g, const Saved& s) {
-                  const Tensor gi = red == Reduction::Mean ? g * (1.0 / divisor) : g;
+                [cfg = p.cfg, red, scale](const Tensor& g, const Saved& s) {
+                  const Tensor gi = red == Reduction::Mean ? g * scale : g;
                   const Tensor z = s[0], w = s[2];
                   Shape wshape(cfg.shape.size(), 1);
                   wshape[1] = cfg.C;
@@ -337,11 +346,11 @@ Tensor nll_loss_nd(const Tensor& lp, const Tensor& target, Reduction reduction,
     }
   });
   Tensor y = reduce_losses(loss, reduction, p.total_weight);
-  const double divisor = p.total_weight;
+  const double scale = p.mean_scale();
   return record("nll_loss", {lp}, y, {p.target, p.weight},
-                [cfg = p.cfg, reduction, divisor](const Tensor& g, const Saved& s) {
+                [cfg = p.cfg, reduction, scale](const Tensor& g, const Saved& s) {
                   const Tensor Q = dense_targets(restore(cfg, s[0], s[1]), g.dtype()).first;
-                  const Tensor gi = reduction == Reduction::Mean ? g * (1.0 / divisor) : g;
+                  const Tensor gi = reduction == Reduction::Mean ? g * scale : g;
                   return grads{-(Q * per_class(gi))};
                 });
 }
