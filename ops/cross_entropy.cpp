@@ -127,6 +127,7 @@ struct TargetView {
     double a, b, pw;
   };
   double w(std::int64_t c) const { return weight ? static_cast<double>(weight[c]) : 1.0; }
+  bool ignored(std::int64_t s) const { return !cfg.prob && index[s] == cfg.ignore_index; }
   // Class-index targets without smoothing: Q has one nonzero per sample.
   bool sparse() const { return !cfg.prob && cfg.smoothing == 0.0; }
   Sample sample(std::int64_t s) const {
@@ -204,6 +205,14 @@ void backward_kernel(const Tensor& g, const Tensor& z, const Prepared& p, const 
     const T* zr = zp + base;
     T* orow = op + base;
     const T* pr = tv.prob ? tv.prob + base : nullptr;
+    const T m = static_cast<T>(st[2 * r]), lse = static_cast<T>(st[2 * r + 1]);
+    if (tv.ignored(r)) {
+      // 0 times the softmax, as PyTorch's log_softmax backward gives it: 0 even when g is inf
+      // (weights summing to 0), NaN where the row's softmax is NaN.
+      for (std::int64_t c = 0; c < rows.n; ++c)
+        orow[c * s] = T(0) * std::exp((zr[c * s] - m) - lse);
+      return;
+    }
     const auto k = tv.sample(r);
     double S = 0.0;
     if (tv.sparse())
@@ -211,7 +220,6 @@ void backward_kernel(const Tensor& g, const Tensor& z, const Prepared& p, const 
     else
       for (std::int64_t c = 0; c < rows.n; ++c) S += tv.q(k, pr, c);
     const double gs = static_cast<double>(scalar_g ? gp[0] : gp[r]);
-    const T m = static_cast<T>(st[2 * r]), lse = static_cast<T>(st[2 * r + 1]);
     const T gS = static_cast<T>(gs * S);
     for (std::int64_t c = 0; c < rows.n; ++c) orow[c * s] = gS * std::exp((zr[c * s] - m) - lse);
     if (tv.sparse()) {
@@ -245,6 +253,17 @@ std::pair<Tensor, Tensor> dense_targets(const Prepared& p, Dtype dtype) {
     });
   });
   return {Q, S};
+}
+
+// 1 at each kept sample's target class (class-index targets), else 0.
+Tensor target_mask(const Prepared& p) {
+  Tensor mask = zeros(p.cfg.shape, kUInt8);
+  std::uint8_t* mp = mask.data_ptr<std::uint8_t>();
+  const std::int64_t* t = p.target.data_ptr<std::int64_t>();
+  const kernels::Rows rows = p.cfg.rows();
+  for (std::int64_t r = 0; r < rows.count(); ++r)
+    if (t[r] != p.cfg.ignore_index) mp[rows.base(r) + t[r] * rows.inner] = 1;
+  return mask;
 }
 
 // Prepared from what a backward closure saved (checked already in forward).
@@ -349,9 +368,12 @@ Tensor nll_loss_nd(const Tensor& lp, const Tensor& target, Reduction reduction,
   const double scale = p.mean_scale();
   return record("nll_loss", {lp}, y, {p.target, p.weight},
                 [cfg = p.cfg, reduction, scale](const Tensor& g, const Saved& s) {
-                  const Tensor Q = dense_targets(restore(cfg, s[0], s[1]), g.dtype()).first;
+                  const Prepared p = restore(cfg, s[0], s[1]);
+                  const Tensor Q = dense_targets(p, g.dtype()).first;
                   const Tensor gi = reduction == Reduction::Mean ? g * scale : g;
-                  return grads{-(Q * per_class(gi))};
+                  if (std::isfinite(scale)) return grads{-(Q * per_class(gi))};
+                  // Weights summing to 0: PyTorch's 0 * -inf = NaN at the targets only.
+                  return grads{where(target_mask(p), -(Q * per_class(gi)), 0.0)};
                 });
 }
 

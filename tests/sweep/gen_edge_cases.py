@@ -167,8 +167,8 @@ ce = [
      lambda z: F.cross_entropy(z, torch.tensor([-100, -100]), weight=torch.tensor(cw, dtype=torch.float64), label_smoothing=0.1), Z[3:]),
     ("F::cross_entropy(x[0], labels({2, -100}, {2}), {.label_smoothing = 0.1})",
      lambda z: F.cross_entropy(z, torch.tensor([2, -100]), label_smoothing=0.1), Z[3:]),
-    ("F::cross_entropy(x[0], labels({0, 0}, {2}), {.weight = values({0.0, 1.0, 1.0}, {3})})",
-     lambda z: F.cross_entropy(z, torch.tensor([0, 0]), weight=torch.tensor([0.0, 1.0, 1.0], dtype=torch.float64)), Z[3:]),
+    ("F::cross_entropy(x[0], labels({0, -100}, {2}), {.weight = values({0.0, 1.0, 1.0}, {3})})",
+     lambda z: F.cross_entropy(z, torch.tensor([0, -100]), weight=torch.tensor([0.0, 1.0, 1.0], dtype=torch.float64)), Z[3:]),
 ]
 for cpp, fn, z in ce:
     row("cross_entropy", cpp, cpp, fn, [(z, True)])
@@ -181,6 +181,8 @@ row("nll_loss", "all ignored", "F::nll_loss(x[0], labels({-100, -100, -100}, {3}
     lambda x: F.nll_loss(x, torch.tensor([-100, -100, -100])), [(LP, True)])
 row("nll_loss", "all ignored, weights", "F::nll_loss(x[0], labels({-100, -100, -100}, {3}), Reduction::Mean, -100, values({0.2, 1.0, 3.0}, {3}))",
     lambda x: F.nll_loss(x, torch.tensor([-100, -100, -100]), weight=torch.tensor(cw, dtype=torch.float64)), [(LP, True)])
+row("nll_loss", "weights summing to 0", "F::nll_loss(x[0], labels({0, -100, 0}, {3}), Reduction::Mean, -100, values({0.0, 1.0, 1.0}, {3}))",
+    lambda x: F.nll_loss(x, torch.tensor([0, -100, 0]), weight=torch.tensor([0.0, 1.0, 1.0], dtype=torch.float64)), [(LP, True)])
 P = [nan, inf, -inf, 0.0, 1.0, 2.0, inf, 0.0]
 Q = [1.0, 1.0, 0.0, 0.0, nan, inf, inf, -inf]
 for op, cpp, fn in [
