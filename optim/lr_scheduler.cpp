@@ -58,7 +58,8 @@ Tensor int_scalar(std::int64_t v) { return from_blob(&v, {}, kInt64); }
 
 // ---- base ----
 
-LRScheduler::LRScheduler(Optimizer& optimizer, bool uses_initial_lr) : optimizer_(optimizer) {
+LRScheduler::LRScheduler(Optimizer& optimizer, bool uses_initial_lr)
+    : optimizer_(optimizer), uses_initial_lr_(uses_initial_lr) {
   base_lrs_ = current_lrs();
   if (!uses_initial_lr) return;
   for (std::size_t g = 0; g < base_lrs_.size(); ++g) {
@@ -111,6 +112,8 @@ void LRScheduler::load_state_dict(const StateDict& state) {
   last_epoch_ = epoch;
   base_lrs_ = std::move(base);
   last_lrs_ = std::move(last);
+  if (uses_initial_lr_)  // what PyTorch restores with the optimizer's param_groups
+    for (std::size_t g = 0; g < n; ++g) optimizer_.set_initial_lr(g, base_lrs_[g]);
 }
 
 // ---- StepLR ----

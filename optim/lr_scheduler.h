@@ -12,8 +12,8 @@
 //
 // state_dict() holds the scheduler's progress (last_epoch, base and last rates, plateau
 // counters); the rates themselves live in the optimizer's own state dict. Deliberate
-// difference: initial_lr is not saved in the optimizer's state dict (a resumed run restores
-// base_lrs from the scheduler's).
+// difference: initial_lr is not saved in the optimizer's state dict; loading a scheduler's
+// state sets it from the saved base_lrs instead.
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -61,6 +61,7 @@ class LRScheduler {
   std::vector<double> base_lrs_;  // the groups' initial_lr
   std::vector<double> last_lrs_;
   std::int64_t last_epoch_ = -1;
+  bool uses_initial_lr_ = true;
 
   friend class SequentialLR;
   friend class ChainedScheduler;

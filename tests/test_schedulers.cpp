@@ -443,6 +443,21 @@ BOOST_AUTO_TEST_CASE(sequential_lr_state_dict_resumes_exactly) {
     return lrs;
   };
   BOOST_TEST(run(false) == run(true), tt::per_element());
+
+  // Loading a scheduler's state restores initial_lr (PyTorch keeps it in the optimizer's state
+  // dict), so a scheduler made after a resume takes the original base.
+  Fixture f;
+  optim::SGD opt({f.p}, {.lr = 0.1});
+  optim::ExponentialLR a(opt, {.gamma = 0.5});
+  a.step();
+  const auto sd = a.state_dict();
+  optim::SGD resumed({f.p}, {.lr = 0.05});
+  optim::ExponentialLR b(resumed, {.gamma = 0.5});
+  BOOST_TEST(*resumed.initial_lr(0) == 0.05);
+  b.load_state_dict(sd);
+  BOOST_TEST(*resumed.initial_lr(0) == 0.1);
+  optim::CosineAnnealingLR later(resumed, {.T_max = 4});
+  BOOST_TEST(later.base_lrs()[0] == 0.1);
 }
 
 BOOST_AUTO_TEST_CASE(chained_scheduler_multiplies_constant_and_exponential_as_in_pytorch) {
