@@ -30,11 +30,12 @@ Tensor leaky_relu_backward(const Tensor& g, const Tensor& x, double slope) {
   });
 }
 
-// g where lo < x < hi, else 0 (hardtanh and relu6).
+// 0 where x <= lo or x >= hi, else g (hardtanh and relu6), PyTorch's masks: 0 on the bounds,
+// and a NaN input passes the gradient.
 Tensor hardtanh_backward(const Tensor& g, const Tensor& x, double lo, double hi) {
   Tensor out = kernels::binary_in("hardtanh_backward", g, x, g.dtype(), [lo, hi](auto gv, auto xv) {
     using T = decltype(gv);
-    return (xv > static_cast<T>(lo) && xv < static_cast<T>(hi)) ? gv : T(0);
+    return (xv <= static_cast<T>(lo) || xv >= static_cast<T>(hi)) ? T(0) : gv;
   });
   return record("hardtanh_backward", {g}, out, {x}, [lo, hi](const Tensor& gg, const Saved& s) {
     return grads{hardtanh_backward(gg, s[0], lo, hi)};
@@ -113,9 +114,10 @@ Tensor elu(const Tensor& x, double alpha) {
     using T = decltype(v);
     return v > T(0) ? v : static_cast<T>(alpha) * std::expm1(v);
   });
-  // d/dx = 1 for x > 0, alpha e^x = y + alpha elsewhere (differentiable through the saved y).
+  // d/dx = alpha e^x = y + alpha for x <= 0, else 1 (so 1 at NaN, as in PyTorch);
+  // differentiable through the saved y.
   return record("elu", {x}, y, {x, y}, [alpha](const Tensor& g, const Saved& s) {
-    const Tensor positive = kernels::predicate(s[0], [](auto v) { return v > decltype(v)(0); });
+    const Tensor positive = kernels::predicate(s[0], [](auto v) { return !(v <= decltype(v)(0)); });
     return grads{g * where(positive, 1.0, s[1] + alpha)};
   });
 }

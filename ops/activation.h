@@ -1,7 +1,9 @@
 #pragma once
 // Activation functions (elementwise). relu, sigmoid and tanh are declared in elementwise.h.
 // Those whose derivative is a cheap kernel of x have a fused backward that is itself a recorded,
-// differentiable op, so double backward works.
+// differentiable op, so double backward works. At NaN, +-inf and 0 every value and gradient is
+// PyTorch 1.13's (NaN propagates; relu6/hardtanh/elu pass the gradient at NaN), except that
+// elu(-0) is -0 where PyTorch gives +0.
 #include "tapegrad/core/tensor.h"
 
 namespace tg {

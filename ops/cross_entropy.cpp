@@ -8,6 +8,9 @@
 //   loss_s = S_s * logsumexp(z_s) - sum_c Q[s, c] * z[s, c],   dloss_s / dz[s, c] = S_s p - Q.
 // The mean divides by sum_s m_s w[t_s] (class indices, as PyTorch does) or by the number of
 // samples (probabilities). Class weights are constants; probability targets get a gradient.
+// When no sample counts (every target ignored, or an empty batch) the mean is 0/0 = NaN but
+// its gradient is 0, as in PyTorch; when samples count but their weights sum to 0 the gradient
+// is NaN there too (PyTorch's 0 * inf).
 #include <cmath>
 #include <limits>
 
@@ -44,6 +47,10 @@ struct Prepared {
   Tensor target;              // contiguous: int64 indices, or probabilities in the logits' dtype
   Tensor weight;              // contiguous [C] in the logits' dtype, or undefined
   double total_weight = 0.0;  // the mean's divisor
+  std::int64_t counted = 0;   // samples not ignored
+  // What the mean's gradient is scaled by: 1 / total_weight, but 0 when no sample counts
+  // (then every per-sample gradient is 0 and 0 * inf must not turn it into NaN).
+  double mean_scale() const { return counted == 0 ? 0.0 : 1.0 / total_weight; }
 };
 
 Prepared prepare(const char* op, const Tensor& z, const Tensor& target, const Tensor& weight,
@@ -79,6 +86,7 @@ Prepared prepare(const char* op, const Tensor& z, const Tensor& target, const Te
     cfg.prob = true;
     p.target = target.detach().to(z.dtype()).contiguous();
     p.total_weight = static_cast<double>(cfg.N * cfg.inner);
+    p.counted = cfg.N * cfg.inner;
     return p;
   }
   TG_CHECK(target.dtype() == kInt64, op, ": target must be int64 class indices or ",
@@ -94,6 +102,7 @@ Prepared prepare(const char* op, const Tensor& z, const Tensor& target, const Te
     TG_CHECK(t[s] >= 0 && t[s] < cfg.C, op, ": target ", t[s], " is out of range for ", cfg.C,
              " classes (at flat target index ", s, ")");
     p.total_weight += wv.empty() ? 1.0 : wv[t[s]];
+    ++p.counted;
   }
   return p;
 }
@@ -118,6 +127,7 @@ struct TargetView {
     double a, b, pw;
   };
   double w(std::int64_t c) const { return weight ? static_cast<double>(weight[c]) : 1.0; }
+  bool ignored(std::int64_t s) const { return !cfg.prob && index[s] == cfg.ignore_index; }
   // Class-index targets without smoothing: Q has one nonzero per sample.
   bool sparse() const { return !cfg.prob && cfg.smoothing == 0.0; }
   Sample sample(std::int64_t s) const {
@@ -195,6 +205,14 @@ void backward_kernel(const Tensor& g, const Tensor& z, const Prepared& p, const 
     const T* zr = zp + base;
     T* orow = op + base;
     const T* pr = tv.prob ? tv.prob + base : nullptr;
+    const T m = static_cast<T>(st[2 * r]), lse = static_cast<T>(st[2 * r + 1]);
+    if (tv.ignored(r)) {
+      // 0 times the softmax, as PyTorch's log_softmax backward gives it: 0 even when g is inf
+      // (weights summing to 0), NaN where the row's softmax is NaN.
+      for (std::int64_t c = 0; c < rows.n; ++c)
+        orow[c * s] = T(0) * std::exp((zr[c * s] - m) - lse);
+      return;
+    }
     const auto k = tv.sample(r);
     double S = 0.0;
     if (tv.sparse())
@@ -202,7 +220,6 @@ void backward_kernel(const Tensor& g, const Tensor& z, const Prepared& p, const 
     else
       for (std::int64_t c = 0; c < rows.n; ++c) S += tv.q(k, pr, c);
     const double gs = static_cast<double>(scalar_g ? gp[0] : gp[r]);
-    const T m = static_cast<T>(st[2 * r]), lse = static_cast<T>(st[2 * r + 1]);
     const T gS = static_cast<T>(gs * S);
     for (std::int64_t c = 0; c < rows.n; ++c) orow[c * s] = gS * std::exp((zr[c * s] - m) - lse);
     if (tv.sparse()) {
@@ -236,6 +253,17 @@ std::pair<Tensor, Tensor> dense_targets(const Prepared& p, Dtype dtype) {
     });
   });
   return {Q, S};
+}
+
+// 1 at each kept sample's target class (class-index targets), else 0.
+Tensor target_mask(const Prepared& p) {
+  Tensor mask = zeros(p.cfg.shape, kUInt8);
+  std::uint8_t* mp = mask.data_ptr<std::uint8_t>();
+  const std::int64_t* t = p.target.data_ptr<std::int64_t>();
+  const kernels::Rows rows = p.cfg.rows();
+  for (std::int64_t r = 0; r < rows.count(); ++r)
+    if (t[r] != p.cfg.ignore_index) mp[rows.base(r) + t[r] * rows.inner] = 1;
+  return mask;
 }
 
 // Prepared from what a backward closure saved (checked already in forward).
@@ -294,13 +322,13 @@ Tensor cross_entropy_nd(const Tensor& z, const Tensor& target, const CrossEntrop
                     [&]<typename T>() { forward_kernel<T>(zc, p, loss, stats); });
   Tensor y = reduce_losses(loss, o.reduction, p.total_weight);
   const Reduction red = o.reduction;
-  const double divisor = p.total_weight;
+  const double scale = p.mean_scale();
   // Probability targets may require grad: dloss_s / dP[s, c] = -(1 - eps) w[c] log_softmax(z).
   // Then the logits' gradient depends on P too, so it is composed of differentiable ops (the
   // fused cross_entropy_backward treats its targets as constants).
   return record("cross_entropy", {z, target}, y, {z, p.target, p.weight, stats, target},
-                [cfg = p.cfg, red, divisor](const Tensor& g, const Saved& s) {
-                  const Tensor gi = red == Reduction::Mean ? g * (1.0 / divisor) : g;
+                [cfg = p.cfg, red, scale](const Tensor& g, const Saved& s) {
+                  const Tensor gi = red == Reduction::Mean ? g * scale : g;
                   const Tensor z = s[0], w = s[2];
                   Shape wshape(cfg.shape.size(), 1);
                   wshape[1] = cfg.C;
@@ -337,12 +365,15 @@ Tensor nll_loss_nd(const Tensor& lp, const Tensor& target, Reduction reduction,
     }
   });
   Tensor y = reduce_losses(loss, reduction, p.total_weight);
-  const double divisor = p.total_weight;
+  const double scale = p.mean_scale();
   return record("nll_loss", {lp}, y, {p.target, p.weight},
-                [cfg = p.cfg, reduction, divisor](const Tensor& g, const Saved& s) {
-                  const Tensor Q = dense_targets(restore(cfg, s[0], s[1]), g.dtype()).first;
-                  const Tensor gi = reduction == Reduction::Mean ? g * (1.0 / divisor) : g;
-                  return grads{-(Q * per_class(gi))};
+                [cfg = p.cfg, reduction, scale](const Tensor& g, const Saved& s) {
+                  const Prepared p = restore(cfg, s[0], s[1]);
+                  const Tensor Q = dense_targets(p, g.dtype()).first;
+                  const Tensor gi = reduction == Reduction::Mean ? g * scale : g;
+                  if (std::isfinite(scale)) return grads{-(Q * per_class(gi))};
+                  // Weights summing to 0: PyTorch's 0 * -inf = NaN at the targets only.
+                  return grads{where(target_mask(p), -(Q * per_class(gi)), 0.0)};
                 });
 }
 

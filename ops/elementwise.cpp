@@ -95,8 +95,10 @@ namespace {
 // relu's gradient: g where y > 0, else 0. An op of its own so that relu's backward is one pass;
 // its derivative w.r.t. g is itself, and zero w.r.t. y (the mask is piecewise constant).
 Tensor relu_backward(const Tensor& g, const Tensor& y) {
+  // PyTorch's threshold_backward: y <= 0 masks, so a NaN output passes the gradient (a select,
+  // not a product: a NaN or inf gradient where y <= 0 still gives 0).
   Tensor out = kernels::binary("relu_backward", g, y, [](auto gv, auto yv) {
-    return yv > decltype(yv)(0) ? gv : decltype(gv)(0);
+    return yv <= decltype(yv)(0) ? decltype(gv)(0) : gv;
   });
   return record("relu_backward", {g}, out, {y},
                 [](const Tensor& gg, const Saved& s) { return grads{relu_backward(gg, s[0])}; });
@@ -104,7 +106,8 @@ Tensor relu_backward(const Tensor& g, const Tensor& y) {
 }  // namespace
 
 Tensor relu(const Tensor& x) {
-  Tensor y = kernels::unary_same(x, [](auto v) { return v > decltype(v)(0) ? v : decltype(v)(0); });
+  // max(0, v) in PyTorch's operand order: NaN stays NaN (not hidden as 0) and -0 stays -0.
+  Tensor y = kernels::unary_same(x, [](auto v) { return v < decltype(v)(0) ? decltype(v)(0) : v; });
   return record("relu", {x}, y, {y},
                 [](const Tensor& g, const Saved& s) { return grads{relu_backward(g, s[0])}; });
 }
@@ -184,9 +187,7 @@ Tensor erf(const Tensor& x) {
 Tensor sign(const Tensor& x) {
   return kernels::unary_same(x, [](auto v) {
     using T = decltype(v);
-    if constexpr (std::is_floating_point_v<T>)
-      if (v != v) return v;  // NaN stays NaN
-    return static_cast<T>((T(0) < v) - (v < T(0)));
+    return static_cast<T>((T(0) < v) - (v < T(0)));  // NaN gives 0, as in PyTorch
   });
 }
 
@@ -212,8 +213,14 @@ Tensor ceil(const Tensor& x) {
 
 Tensor pow(const Tensor& x, double p) {
   Tensor y;
+  // PyTorch's special exponents: 0.5 and -0.5 are sqrt and 1 / sqrt, so (-inf)^0.5 is NaN and
+  // (-0)^0.5 is -0 (std::pow gives inf and 0).
   if (p == 2.0)
     y = kernels::unary_floating("pow", x, [](auto v) { return v * v; });
+  else if (p == 0.5)
+    y = kernels::unary_floating("pow", x, [](auto v) { return std::sqrt(v); });
+  else if (p == -0.5)
+    y = kernels::unary_floating("pow", x, [](auto v) { return decltype(v)(1) / std::sqrt(v); });
   else
     y = kernels::unary_floating("pow", x,
                                 [p](auto v) { return std::pow(v, static_cast<decltype(v)>(p)); });
@@ -245,10 +252,14 @@ Tensor pow(const Tensor& a, const Tensor& b) {
   return record("pow_tensor", {a, b}, y, {a, b, y}, [](const Tensor& g, const Saved& s) {
     const Tensor base = s[0], e = s[1];
     Tensor ga, gb;
-    if (s.needs_grad(0)) ga = g * e * pow(base, e - 1.0);
-    // d/db a^b = a^b log a; where a == 0 the log is taken of 1 so that 0^b contributes 0, not
-    // NaN (PyTorch masks the same entries).
-    if (s.needs_grad(1)) gb = g * s[2] * log(where(base == 0.0, 1.0, base));
+    // PyTorch's masks: d/da is 0 where b == 0 (even at a = 0, where b a^(b-1) is 0 * inf);
+    // d/db = a^b log a is 0 where a == 0 and b >= 0 (the log is taken of 1 there), and
+    // inf * -inf = -inf for 0^b with b < 0.
+    if (s.needs_grad(0)) ga = where(e == 0.0, 0.0, g * e * pow(base, e - 1.0));
+    if (s.needs_grad(1)) {
+      const Tensor masked = logical_and(base == 0.0, e >= 0.0);
+      gb = g * where(masked, 0.0, s[2] * log(where(masked, 1.0, base)));
+    }
     return grads{ga, gb};
   });
 }
@@ -260,14 +271,23 @@ Tensor pow(double base, const Tensor& exponent) {
 // ---- selection ----
 
 namespace {
-// Share of the gradient that goes to `a` in maximum (is_max) or minimum: 1 where a wins, 0 where
-// b wins, 1/2 on ties. A constant: the selection is piecewise constant.
-Tensor select_share(const Tensor& a, const Tensor& b, Dtype dtype, bool is_max) {
-  return kernels::binary_in(is_max ? "maximum" : "minimum", a, b, dtype, [is_max](auto x, auto z) {
-    using T = decltype(x);
-    if (x == z) return T(0.5);
-    return (is_max ? x > z : x < z) ? T(1) : T(0);
-  });
+// Share of the gradient that goes to `a` (first) or `b` in maximum (is_max) or minimum, as
+// PyTorch's masks give it: 1/2 on ties, 0 where the other operand wins, else 1 -- so with a NaN
+// (no comparison holds) both operands get the full gradient. A constant: the selection is
+// piecewise constant.
+Tensor select_share(const Tensor& a, const Tensor& b, Dtype dtype, bool is_max, bool first) {
+  const bool a_loses_if_less = is_max == first;  // maximum: a loses where a < b
+  return kernels::binary_in(is_max ? "maximum" : "minimum", a, b, dtype,
+                            [a_loses_if_less](auto x, auto z) {
+                              using T = decltype(x);
+                              if (x == z) return T(0.5);
+                              return (a_loses_if_less ? x < z : x > z) ? T(0) : T(1);
+                            });
+}
+
+// g * share, but 0 (not 0 * inf) where the share is 0, like PyTorch's masked_fill.
+Tensor masked_share(const Tensor& g, const Tensor& share) {
+  return where(share == 0.0, 0.0, g * share);
 }
 
 Tensor extremum(const Tensor& a, const Tensor& b, bool is_max) {
@@ -278,9 +298,10 @@ Tensor extremum(const Tensor& a, const Tensor& b, bool is_max) {
                     : kernels::binary("minimum", a, b,
                                       [](auto x, auto z) { return (x < z || x != x) ? x : z; });
   auto backward = [is_max](const Tensor& g, const Saved& s) {
-    const Tensor share = select_share(s[0], s[1], g.dtype(), is_max);
-    return grads{s.needs_grad(0) ? g * share : Tensor(),
-                 s.needs_grad(1) ? g * (1.0 - share) : Tensor()};
+    Tensor ga, gb;
+    if (s.needs_grad(0)) ga = masked_share(g, select_share(s[0], s[1], g.dtype(), is_max, true));
+    if (s.needs_grad(1)) gb = masked_share(g, select_share(s[0], s[1], g.dtype(), is_max, false));
+    return grads{ga, gb};
   };
   return is_max ? record("maximum", {a, b}, y, {a, b}, backward)
                 : record("minimum", {a, b}, y, {a, b}, backward);
@@ -338,12 +359,13 @@ Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi
     }
   });
   return record("clamp", {xin}, y, {xin}, [=](const Tensor& g, const Saved& s) {
-    const Tensor pass = kernels::binary_in("clamp", s[0], g, g.dtype(), [=](auto v, auto) {
+    // PyTorch's subgradient: 1 on the bounds, 0 outside and at NaN (a select: a NaN or inf
+    // gradient outside still gives 0).
+    const Tensor pass = kernels::predicate(s[0], [=](auto v) {
       using T = decltype(v);
-      const bool in = (!has_lo || v >= static_cast<T>(l)) && (!has_hi || v <= static_cast<T>(h));
-      return in ? T(1) : T(0);
+      return (!has_lo || v >= static_cast<T>(l)) && (!has_hi || v <= static_cast<T>(h));
     });
-    return grads{g * pass};
+    return grads{where(pass, g, 0.0)};
   });
 }
 

@@ -16,7 +16,7 @@ Tensor div(const Tensor& a, const Tensor& b);
 
 // ---- unary math ----
 Tensor neg(const Tensor& x);
-Tensor abs(const Tensor& x);  // gradient sign(x): 0 at 0, like PyTorch
+Tensor abs(const Tensor& x);  // gradient sign(x): 0 at 0 and at NaN, like PyTorch
 Tensor exp(const Tensor& x);
 Tensor expm1(const Tensor& x);  // exp(x) - 1, accurate near 0
 Tensor log(const Tensor& x);
@@ -30,21 +30,24 @@ Tensor cos(const Tensor& x);
 Tensor erf(const Tensor& x);
 Tensor tanh(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
-Tensor relu(const Tensor& x);
+Tensor relu(const Tensor& x);  // NaN stays NaN and passes its gradient, like PyTorch
 
 // Not differentiable: the result never requires grad (backward through it is an error).
-Tensor sign(const Tensor& x);   // -1, 0 or 1 in x's dtype
+Tensor sign(const Tensor& x);   // -1, 0 or 1 in x's dtype; 0 for NaN, like PyTorch
 Tensor round(const Tensor& x);  // half to even, like torch.round
 Tensor floor(const Tensor& x);
 Tensor ceil(const Tensor& x);
 
 // ---- powers ----
 Tensor pow(const Tensor& x, double exponent);
-Tensor pow(const Tensor& base, const Tensor& exponent);  // broadcasting
+// broadcasting; like PyTorch, d/dbase is 0 where exponent == 0 and d/dexponent is 0 where
+// base == 0 and exponent >= 0 (-inf for 0 to a negative power).
+Tensor pow(const Tensor& base, const Tensor& exponent);
 Tensor pow(double base, const Tensor& exponent);
 
 // ---- selection ----
-// Elementwise max/min with broadcasting; on ties the gradient is split half/half (PyTorch).
+// Elementwise max/min with broadcasting; on ties the gradient is split half/half, and where a
+// NaN is compared both operands get the whole gradient (PyTorch's masks).
 Tensor maximum(const Tensor& a, const Tensor& b);
 Tensor minimum(const Tensor& a, const Tensor& b);
 // cond ? a : b elementwise; cond is a uint8 tensor (e.g. from a comparison); all three broadcast.
@@ -52,7 +55,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 Tensor where(const Tensor& cond, const Tensor& a, double b);
 Tensor where(const Tensor& cond, double a, const Tensor& b);
 // Limits x to [min, max] (either bound may be omitted). The gradient passes where
-// min <= x <= max, like PyTorch.
+// min <= x <= max (not at NaN), like PyTorch.
 Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max);
 
 // A 0-dim tensor holding `value` in x's dtype (how C++ numbers enter binary ops).

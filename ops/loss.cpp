@@ -122,8 +122,10 @@ Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, Reduction
                const Tensor gw = w.defined() ? g * w : g;
                Tensor gp, gt;
                if (s.needs_grad(0)) {
-                 // (p - t) / max(p (1 - p), 1e-12), PyTorch's guard against p = 0 or 1.
-                 gp = gw * (p - t) / clamp(p * (1.0 - p), 1e-12, std::nullopt);
+                 // (p - t) / max(p (1 - p), eps), PyTorch's guard against p = 0 or 1 (its eps
+                 // is the float 1e-12, so p = 0 or 1 give PyTorch's +-1.0000000039958e12).
+                 gp =
+                     gw * (p - t) / clamp(p * (1.0 - p), static_cast<double>(1e-12f), std::nullopt);
                }
                if (s.needs_grad(1)) gt = gw * (log(1.0 - p) - log(p));
                return grads{gp, gt};
@@ -149,13 +151,19 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
   const Shape shape = logits.shape();
   const Dtype dtype = promote_types(logits.dtype(), target.dtype());
   const Tensor x = logits.detach().to(dtype), t = target.detach().to(dtype);
-  const Tensor pwv =
-      detail::broadcast_view(pw.defined() ? pw.detach().to(dtype) : full({}, 1.0, dtype), shape);
   Tensor y = empty(shape, dtype);
   dispatch_floating(dtype, op, [&]<typename T>() {
-    detail::map_kernel<T, T, T, T>(y, {&x, &t, &pwv}, [](T xv, T tv, T pv) {
-      const T sp = std::log1p(std::exp(-std::abs(xv))) + std::max(-xv, T(0));
-      return (T(1) - tv) * xv + (T(1) + (pv - T(1)) * tv) * sp;
+    auto softplus_neg = [](T xv) {
+      return std::log1p(std::exp(-std::abs(xv))) + std::max(-xv, T(0));
+    };
+    if (!pw.defined()) {  // no (pw - 1) t term: an infinite target must not give 0 * inf
+      detail::map_kernel<T, T, T>(y, {&x, &t},
+                                  [&](T xv, T tv) { return (T(1) - tv) * xv + softplus_neg(xv); });
+      return;
+    }
+    const Tensor pwv = detail::broadcast_view(pw.detach().to(dtype), shape);
+    detail::map_kernel<T, T, T, T>(y, {&x, &t, &pwv}, [&](T xv, T tv, T pv) {
+      return (T(1) - tv) * xv + (T(1) + (pv - T(1)) * tv) * softplus_neg(xv);
     });
   });
   y = record("binary_cross_entropy_with_logits", {logits, target, pw}, y, {logits, target, pw},

@@ -6,6 +6,7 @@
 
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/ops/elementwise.h"
+#include "tapegrad/ops/kernels/elementwise.h"
 #include "tapegrad/ops/kernels/reduce.h"
 #include "tapegrad/ops/shape.h"
 
@@ -93,7 +94,11 @@ Tensor prod(const Tensor& x) { return prod(x, {}, false); }
 // ---- max / min ----
 
 namespace {
-Tensor extreme_values(const Tensor& x, const Shape& dims_in, bool keepdim, bool is_max) {
+// nan_aware (max() and min() over everything, PyTorch's evenly_distribute_backward): when the
+// result is NaN the gradient is shared by the NaN elements. amax/amin (PyTorch's
+// scale_grad_by_count) share it among the elements equal to the result, so a NaN block gets NaN.
+Tensor extreme_values(const Tensor& x, const Shape& dims_in, bool keepdim, bool is_max,
+                      bool nan_aware) {
   const char* op = is_max ? "amax" : "amin";
   const auto dims = kernels::reduce_dims(op, x, dims_in);
   Tensor y = kernels::extreme(op, x, dims, keepdim, is_max);
@@ -104,7 +109,13 @@ Tensor extreme_values(const Tensor& x, const Shape& dims_in, bool keepdim, bool 
     Tensor share;
     {
       NoGradGuard no_grad;
-      const Tensor hit = (s[0] == expand_back(s[1], shape, dims, keepdim)).to(g.dtype());
+      const Tensor best = expand_back(s[1], shape, dims, keepdim);
+      Tensor hit = s[0] == best;
+      if (nan_aware) {
+        auto is_nan = [](auto v) { return v != v; };
+        hit = where(kernels::predicate(best, is_nan), kernels::predicate(s[0], is_nan), hit);
+      }
+      hit = hit.to(g.dtype());
       share = hit / sum(hit, dims, true);
     }
     return grads{expand_back(g, shape, dims, keepdim) * share};
@@ -146,13 +157,13 @@ Tensor arg_extreme(const Tensor& x, const Shape& dims, bool keepdim, bool is_max
 }  // namespace
 
 Tensor amax(const Tensor& x, const Shape& dims, bool keepdim) {
-  return extreme_values(x, dims, keepdim, true);
+  return extreme_values(x, dims, keepdim, true, false);
 }
 Tensor amin(const Tensor& x, const Shape& dims, bool keepdim) {
-  return extreme_values(x, dims, keepdim, false);
+  return extreme_values(x, dims, keepdim, false, false);
 }
-Tensor max(const Tensor& x) { return extreme_values(x, {}, false, true); }
-Tensor min(const Tensor& x) { return extreme_values(x, {}, false, false); }
+Tensor max(const Tensor& x) { return extreme_values(x, {}, false, true, true); }
+Tensor min(const Tensor& x) { return extreme_values(x, {}, false, false, true); }
 ValuesIndices max(const Tensor& x, std::int64_t dim, bool keepdim) {
   return extreme_along(x, dim, keepdim, true);
 }
@@ -171,25 +182,45 @@ Tensor argmin(const Tensor& x, std::int64_t dim, bool keepdim) {
 
 // ---- statistics ----
 
+namespace {
+// d var / dx = 2 (x - mean) / (N - correction), differentiable through mean for double
+// backward. The raw N - correction, as PyTorch (N <= correction gives inf or NaN).
+Tensor var_backward(const Tensor& g, const Tensor& x, const std::vector<std::int64_t>& dims,
+                    double dof, bool keepdim) {
+  return expand_back(g, x.shape(), dims, keepdim) * (x - mean(x, dims, true)) * (2.0 / dof);
+}
+
+double degrees_of_freedom(const Tensor& x, const std::vector<std::int64_t>& dims,
+                          double correction) {
+  std::int64_t count = 1;
+  for (auto d : dims) count *= x.shape()[d];
+  return static_cast<double>(count) - correction;
+}
+}  // namespace
+
 Tensor var(const Tensor& x, const Shape& dims_in, double correction, bool keepdim) {
   TG_CHECK(x.is_floating_point(), "var: expected a floating-point tensor, got dtype ", x.dtype());
   const auto dims = kernels::reduce_dims("var", x, dims_in);
-  std::int64_t count = 1;
-  for (auto d : dims) count *= x.shape()[d];
-  const double denom = std::max(0.0, static_cast<double>(count) - correction);
+  const double dof = degrees_of_freedom(x, dims, correction);
   Tensor y = kernels::var(x, dims, correction, keepdim);
-  const Shape shape = x.shape();
-  // d/dx = 2 (x - mean) / (N - correction), differentiable through mean for double backward.
   return record("var", {x}, y, {x}, [=](const Tensor& g, const Saved& s) {
-    const Tensor xs = s[0];
-    return grads{expand_back(g, shape, dims, keepdim) * (xs - mean(xs, dims, true)) *
-                 (2.0 / denom)};
+    return grads{var_backward(g, s[0], dims, dof, keepdim)};
   });
 }
 
-Tensor std(const Tensor& x, const Shape& dims, double correction, bool keepdim) {
+Tensor std(const Tensor& x, const Shape& dims_in, double correction, bool keepdim) {
   TG_CHECK(x.is_floating_point(), "std: expected a floating-point tensor, got dtype ", x.dtype());
-  return sqrt(var(x, dims, correction, keepdim));
+  const auto dims = kernels::reduce_dims("std", x, dims_in);
+  const double dof = degrees_of_freedom(x, dims, correction);
+  Tensor y = kernels::unary_floating("std", kernels::var(x, dims, correction, keepdim),
+                                     [](auto v) { return std::sqrt(v); });
+  // d std = d var / (2 std), taken as 0 where std == 0 (all values equal: a subgradient, as
+  // PyTorch's std_backward; sqrt's 1 / 0 would give 0 * inf = NaN).
+  return record("std", {x}, y, {x, y}, [=](const Tensor& g, const Saved& s) {
+    const Tensor sd = s[1];
+    const Tensor gv = where(sd == 0.0, 0.0, g / (sd * 2.0));
+    return grads{var_backward(gv, s[0], dims, dof, keepdim)};
+  });
 }
 
 Tensor logsumexp(const Tensor& x, const Shape& dims_in, bool keepdim) {
@@ -205,11 +236,72 @@ Tensor logsumexp(const Tensor& x, const Shape& dims_in, bool keepdim) {
   });
 }
 
+namespace {
+// PyTorch's norm_backward for 0 < p < inf, p != 1 (p = 1 and inf are composed of abs, sum and
+// amax). x and y are the saved input and norm (y expanded to x's shape), g likewise.
+Tensor norm_backward(const Tensor& g, const Tensor& x, const Tensor& y, double p) {
+  if (p < 1.0) {
+    // sign(x) |x|^(p-1) y^(1-p), the factor taken as 0 at x == 0 (where |x|^(p-1) is inf): an
+    // all-zero block gets 0, not NaN.
+    const Tensor zero = x == 0.0;
+    const Tensor scaled = sign(x) * where(zero, 0.0, pow(abs(where(zero, 1.0, x)), p - 1.0));
+    return scaled * g * pow(y, 1.0 - p);
+  }
+  // Where y == 0 (an all-zero block) the result is 0; dividing by 1 there instead of 0 keeps
+  // the masked branch finite, so double backward gets no 0 * inf either.
+  const Tensor zero_norm = y == 0.0;
+  const Tensor safe = where(zero_norm, 1.0, y);
+  if (p == 2.0) return g * where(zero_norm, 0.0, x / safe);
+  // sign(x) |x|^(p-1) / y^(p-1) (written x |x|^(p-2) above p = 2).
+  const Tensor scaled = p < 2.0 ? sign(x) * pow(abs(x), p - 1.0) : x * pow(abs(x), p - 2.0);
+  return scaled * where(zero_norm, 0.0, g / pow(safe, p - 1.0));
+}
+
+// max |x| (or min |x|). PyTorch's gradient: sign(x) times an even share among the elements
+// whose |x| equals the result or is NaN, so a NaN block gets 0 (sign(NaN) = 0), not NaN.
+Tensor norm_inf(const Tensor& x, bool is_max, const Shape& dims_in, bool keepdim) {
+  const auto dims = kernels::reduce_dims("norm", x, dims_in);
+  Tensor y, ax;
+  {
+    NoGradGuard no_grad;
+    ax = abs(x);
+    y = kernels::extreme("norm", ax, dims, keepdim, is_max);
+  }
+  const Shape shape = x.shape();
+  return record("norm_inf", {x}, y, {x, y}, [=](const Tensor& g, const Saved& s) {
+    Tensor share;
+    {
+      NoGradGuard no_grad;
+      const Tensor a = abs(s[0]);
+      const Tensor hit = logical_or(a == expand_back(s[1], shape, dims, keepdim),
+                                    kernels::predicate(a, [](auto v) { return v != v; }))
+                             .to(g.dtype());
+      share = sign(s[0]) * hit / sum(hit, dims, true);
+    }
+    return grads{expand_back(g, shape, dims, keepdim) * share};
+  });
+}
+
+}  // namespace
+
 Tensor norm(const Tensor& x, double p, const Shape& dims_in, bool keepdim) {
   TG_CHECK(x.is_floating_point(), "norm: expected a floating-point tensor, got dtype ", x.dtype());
-  TG_CHECK(p > 0, "norm: p must be positive (or kInf), got ", p);
-  if (std::isinf(p)) return amax(abs(x), dims_in, keepdim);
+  TG_CHECK(!std::isnan(p) && (p >= 0 || p == -kInf), "norm: p must be >= 0, kInf or -kInf, got ",
+           p);
+  if (std::isinf(p)) return norm_inf(x, p > 0, dims_in, keepdim);
   if (p == 1.0) return sum(abs(x), dims_in, keepdim);
+  if (p == 0.0) {
+    // The number of non-zeros: piecewise constant, so its gradient is 0.
+    Tensor count;
+    {
+      NoGradGuard no_grad;
+      count = sum((x != 0.0).to(x.dtype()), dims_in, keepdim);
+    }
+    const Shape shape = x.shape();
+    return record("norm", {x}, count, [shape](const Tensor& g, const Saved&) {
+      return grads{zeros(shape, g.dtype())};
+    });
+  }
   const auto dims = kernels::reduce_dims("norm", x, dims_in);
   Tensor y;
   {
@@ -218,13 +310,9 @@ Tensor norm(const Tensor& x, double p, const Shape& dims_in, bool keepdim) {
                  : pow(sum(pow(abs(x), p), dims, keepdim), 1.0 / p);
   }
   const Shape shape = x.shape();
-  // d/dx = sign(x) |x|^(p-1) / y^(p-1). A zero norm means a block of zeros: dividing by 1
-  // instead gives the zero subgradient without NaN.
   return record("norm", {x}, y, {x, y}, [=](const Tensor& g, const Saved& s) {
-    const Tensor xs = s[0], ys = expand_back(s[1], shape, dims, keepdim);
-    const Tensor safe = where(ys == 0.0, 1.0, ys);
-    const Tensor d = p == 2.0 ? xs / safe : sign(xs) * pow(abs(xs) / safe, p - 1.0);
-    return grads{expand_back(g, shape, dims, keepdim) * d};
+    return grads{norm_backward(expand_back(g, shape, dims, keepdim), s[0],
+                               expand_back(s[1], shape, dims, keepdim), p)};
   });
 }
 

@@ -15,12 +15,17 @@ Tensor mean(const Tensor& x, const Shape& dims, bool keepdim = false);
 // Sums x over its broadcast dims so the result has `shape` (the adjoint of expand).
 Tensor sum_to(const Tensor& x, const Shape& shape);
 
-// Product; integers multiply to int64. Correct gradients also where x has zeros.
+// Product; integers multiply to int64. Correct gradients also where x has zeros. Deliberate
+// difference: a block without zeros gets y / x (NaN at NaN or inf entries, as PyTorch gives
+// when x has no zero at all); PyTorch switches every block to products of the others as soon
+// as any element of x is zero.
 Tensor prod(const Tensor& x);
 Tensor prod(const Tensor& x, const Shape& dims, bool keepdim = false);
 
 // Largest / smallest value over all elements, or over dims. NaN propagates. Ties share the
-// gradient evenly (like torch.amax). An empty reduction is an error.
+// gradient evenly (like torch.amax). An empty reduction is an error. As in PyTorch, max()/min()
+// over everything send the gradient of a NaN result to the NaN elements, while amax/amin give a
+// NaN block a NaN gradient.
 Tensor max(const Tensor& x);
 Tensor min(const Tensor& x);
 Tensor amax(const Tensor& x, const Shape& dims, bool keepdim = false);
@@ -42,6 +47,7 @@ Tensor argmin(const Tensor& x, std::int64_t dim, bool keepdim = false);
 
 // Variance and standard deviation: sum((x - mean)^2) / (N - correction). correction = 1 is the
 // unbiased estimate, 0 the population one; N <= correction gives NaN or inf, like PyTorch.
+// std's gradient is 0 where std is 0 (all values equal), like PyTorch.
 Tensor var(const Tensor& x, const Shape& dims = {}, double correction = 1.0, bool keepdim = false);
 // Spelled tg::std where `using namespace tg` is in effect (plain std names the namespace).
 Tensor std(const Tensor& x, const Shape& dims = {}, double correction = 1.0, bool keepdim = false);
@@ -53,8 +59,9 @@ Tensor std(const Tensor& x, const Shape& dims, bool correction_not_keepdim) = de
 Tensor logsumexp(const Tensor& x, const Shape& dims = {}, bool keepdim = false);
 
 inline constexpr double kInf = std::numeric_limits<double>::infinity();
-// The p-norm (sum |x|^p)^(1/p) for p > 0; p = kInf is max |x|. The gradient at an all-zero
-// block is 0 (a subgradient), like PyTorch.
+// The p-norm (sum |x|^p)^(1/p) for p > 0; p = kInf is max |x|, -kInf min |x|, 0 the number of
+// non-zeros (gradient 0). The gradient at an all-zero block, and for p < 1 at each zero, is 0
+// (a subgradient), like PyTorch. Negative finite p is refused (PyTorch's vector_norm allows it).
 Tensor norm(const Tensor& x, double p = 2.0, const Shape& dims = {}, bool keepdim = false);
 
 // Running sum along dim; integers sum to int64.

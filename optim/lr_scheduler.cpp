@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <numbers>
+#include <string>
 
 #include "tapegrad/core/error.h"
 
@@ -57,8 +58,14 @@ Tensor int_scalar(std::int64_t v) { return from_blob(&v, {}, kInt64); }
 
 // ---- base ----
 
-LRScheduler::LRScheduler(Optimizer& optimizer) : optimizer_(optimizer) {
+LRScheduler::LRScheduler(Optimizer& optimizer, bool uses_initial_lr)
+    : optimizer_(optimizer), uses_initial_lr_(uses_initial_lr) {
   base_lrs_ = current_lrs();
+  if (!uses_initial_lr) return;
+  for (std::size_t g = 0; g < base_lrs_.size(); ++g) {
+    if (!optimizer_.initial_lr(g)) optimizer_.set_initial_lr(g, base_lrs_[g]);
+    base_lrs_[g] = *optimizer_.initial_lr(g);
+  }
 }
 
 std::vector<double> LRScheduler::current_lrs() const {
@@ -105,6 +112,8 @@ void LRScheduler::load_state_dict(const StateDict& state) {
   last_epoch_ = epoch;
   base_lrs_ = std::move(base);
   last_lrs_ = std::move(last);
+  if (uses_initial_lr_)  // what PyTorch restores with the optimizer's param_groups
+    for (std::size_t g = 0; g < n; ++g) optimizer_.set_initial_lr(g, base_lrs_[g]);
 }
 
 // ---- StepLR ----
@@ -123,6 +132,13 @@ std::vector<double> StepLR::compute_lrs() {
   return lrs;
 }
 
+std::vector<double> StepLR::closed_form_lrs() {
+  std::vector<double> lrs;
+  for (double base : base_lrs_)
+    lrs.push_back(base * std::pow(o_.gamma, static_cast<double>(last_epoch_ / o_.step_size)));
+  return lrs;
+}
+
 // ---- ExponentialLR ----
 
 ExponentialLR::ExponentialLR(Optimizer& optimizer, const ExponentialLROptions& options)
@@ -135,6 +151,40 @@ std::vector<double> ExponentialLR::compute_lrs() {
   auto lrs = current_lrs();
   if (last_epoch_ == 0) return lrs;
   for (auto& lr : lrs) lr *= o_.gamma;
+  return lrs;
+}
+
+std::vector<double> ExponentialLR::closed_form_lrs() {
+  std::vector<double> lrs;
+  for (double base : base_lrs_)
+    lrs.push_back(base * std::pow(o_.gamma, static_cast<double>(last_epoch_)));
+  return lrs;
+}
+
+// ---- ConstantLR ----
+
+ConstantLR::ConstantLR(Optimizer& optimizer, const ConstantLROptions& options)
+    : LRScheduler(optimizer), o_(options) {
+  TG_CHECK(o_.factor > 0.0 && o_.factor <= 1.0, "ConstantLR: factor must be in (0, 1], got ",
+           o_.factor);
+  TG_CHECK(o_.total_iters >= 0, "ConstantLR: total_iters must be non-negative, got ",
+           o_.total_iters);
+  initialize();
+}
+
+std::vector<double> ConstantLR::compute_lrs() {
+  auto lrs = current_lrs();
+  if (last_epoch_ == 0)
+    for (auto& lr : lrs) lr *= o_.factor;
+  else if (last_epoch_ == o_.total_iters)
+    for (auto& lr : lrs) lr *= 1.0 / o_.factor;
+  return lrs;
+}
+
+std::vector<double> ConstantLR::closed_form_lrs() {
+  std::vector<double> lrs;
+  for (double base : base_lrs_)
+    lrs.push_back(base * (last_epoch_ >= o_.total_iters ? 1.0 : o_.factor));
   return lrs;
 }
 
@@ -165,6 +215,15 @@ std::vector<double> LinearLR::compute_lrs() {
   return lrs;
 }
 
+std::vector<double> LinearLR::closed_form_lrs() {
+  const double t = static_cast<double>(std::min(last_epoch_, o_.total_iters)) /
+                   static_cast<double>(o_.total_iters);
+  std::vector<double> lrs;
+  for (double base : base_lrs_)
+    lrs.push_back(base * (o_.start_factor + (o_.end_factor - o_.start_factor) * t));
+  return lrs;
+}
+
 // ---- CosineAnnealingLR ----
 
 CosineAnnealingLR::CosineAnnealingLR(Optimizer& optimizer, const CosineAnnealingLROptions& options)
@@ -189,6 +248,16 @@ std::vector<double> CosineAnnealingLR::compute_lrs() {
                o_.eta_min;
     }
   }
+  return lrs;
+}
+
+std::vector<double> CosineAnnealingLR::closed_form_lrs() {
+  const double pi = std::numbers::pi, T = static_cast<double>(o_.T_max);
+  std::vector<double> lrs;
+  for (double base : base_lrs_)
+    lrs.push_back(o_.eta_min + (base - o_.eta_min) *
+                                   (1.0 + std::cos(pi * static_cast<double>(last_epoch_) / T)) /
+                                   2.0);
   return lrs;
 }
 
@@ -225,7 +294,7 @@ std::vector<double> DecayLR::compute_lrs() {
 // ---- ReduceLROnPlateau ----
 
 ReduceLROnPlateau::ReduceLROnPlateau(Optimizer& optimizer, const ReduceLROnPlateauOptions& options)
-    : LRScheduler(optimizer), o_(options) {
+    : LRScheduler(optimizer, /*uses_initial_lr=*/false), o_(options) {
   TG_CHECK(o_.factor >= 0.0 && o_.factor < 1.0, "ReduceLROnPlateau: factor must be in [0, 1), got ",
            o_.factor);
   TG_CHECK(o_.patience >= 0, "ReduceLROnPlateau: patience must be non-negative, got ", o_.patience);
@@ -298,6 +367,173 @@ void ReduceLROnPlateau::load_state_dict(const StateDict& state) {
   best_ = best;
   num_bad_epochs_ = bad;
   cooldown_counter_ = cool;
+}
+
+// ---- SequentialLR and ChainedScheduler ----
+
+namespace {
+
+std::vector<LRScheduler*> collect(const char* op, const Optimizer& optimizer,
+                                  std::initializer_list<std::reference_wrapper<LRScheduler>> list) {
+  TG_CHECK(list.size() > 0, op, ": needs at least one scheduler");
+  std::vector<LRScheduler*> out;
+  for (const auto& ref : list) {
+    LRScheduler& s = ref.get();
+    TG_CHECK(&s.optimizer() == &optimizer, op, ": scheduler ", out.size(),
+             " belongs to a different optimizer than the others");
+    TG_CHECK(dynamic_cast<ReduceLROnPlateau*>(&s) == nullptr, op, ": scheduler ", out.size(),
+             " is a ReduceLROnPlateau, which steps on a metric and cannot be combined");
+    for (const LRScheduler* seen : out)
+      TG_CHECK(seen != &s, op, ": scheduler ", out.size(), " is listed twice");
+    out.push_back(&s);
+  }
+  return out;
+}
+
+// The children's states under "schedulers.<i>.".
+void add_children(StateDict& out, const std::vector<LRScheduler*>& schedulers) {
+  for (std::size_t i = 0; i < schedulers.size(); ++i)
+    for (const auto& [k, v] : schedulers[i]->state_dict())
+      out["schedulers." + std::to_string(i) + "." + k] = v;
+}
+
+// Splits a composite's state into its own keys (returned) and each child's (in `children`);
+// refuses keys of children that do not exist.
+StateDict split_children(const StateDict& state, std::size_t n, std::vector<StateDict>& children,
+                         const char* op) {
+  StateDict own;
+  children.assign(n, {});
+  for (const auto& [k, v] : state) {
+    if (!k.starts_with("schedulers.")) {
+      own.emplace(k, v);
+      continue;
+    }
+    const std::string rest = k.substr(std::string("schedulers.").size());
+    const auto dot = rest.find('.');
+    std::size_t i = n;
+    if (dot != std::string::npos && dot > 0 && rest.find_first_not_of("0123456789") == dot)
+      i = static_cast<std::size_t>(std::stoull(rest.substr(0, dot)));
+    TG_CHECK(i < n, op, ": unexpected key '", k, "' (", n, " schedulers)");
+    children[i].emplace(rest.substr(dot + 1), v);
+  }
+  return own;
+}
+
+// Loads each child's state; if one refuses, restores the children already loaded and calls
+// undo_own, so a bad state dict changes nothing.
+template <typename Undo>
+void load_children(const std::vector<LRScheduler*>& schedulers,
+                   const std::vector<StateDict>& children, Undo undo_own) {
+  std::vector<StateDict> before;
+  for (const LRScheduler* s : schedulers) before.push_back(s->state_dict());
+  std::size_t i = 0;
+  try {
+    for (; i < schedulers.size(); ++i) schedulers[i]->load_state_dict(children[i]);
+  } catch (...) {
+    for (std::size_t j = 0; j < i; ++j) schedulers[j]->load_state_dict(before[j]);
+    undo_own();
+    throw;
+  }
+}
+
+}  // namespace
+
+SequentialLR::SequentialLR(Optimizer& optimizer,
+                           std::initializer_list<std::reference_wrapper<LRScheduler>> schedulers,
+                           std::vector<std::int64_t> milestones)
+    : LRScheduler(optimizer),
+      schedulers_(collect("SequentialLR", optimizer, schedulers)),
+      milestones_(std::move(milestones)) {
+  TG_CHECK(milestones_.size() + 1 == schedulers_.size(), "SequentialLR: expected ",
+           schedulers_.size() - 1, " milestones (one fewer than the ", schedulers_.size(),
+           " schedulers), got ", milestones_.size());
+  for (std::size_t i = 0; i < milestones_.size(); ++i)
+    TG_CHECK(milestones_[i] >= 1 && (i == 0 || milestones_[i] > milestones_[i - 1]),
+             "SequentialLR: milestones must be positive and strictly increasing, got ",
+             milestones_[i], " at index ", i);
+  // As PyTorch: back to the initial rates, undo every scheduler's construction step, then redo
+  // only the first one's.
+  apply(base_lrs_);
+  for (LRScheduler* s : schedulers_) --s->last_epoch_;
+  schedulers_[0]->step();
+  last_epoch_ = 0;
+  last_lrs_ = schedulers_[0]->get_last_lr();
+}
+
+void SequentialLR::step() {
+  check_groups();
+  ++last_epoch_;
+  const auto idx = static_cast<std::size_t>(
+      std::upper_bound(milestones_.begin(), milestones_.end(), last_epoch_) - milestones_.begin());
+  LRScheduler& s = *schedulers_[idx];
+  if (idx > 0 && milestones_[idx - 1] == last_epoch_) {
+    s.check_groups();  // PyTorch's step(0): restart at epoch 0 in closed form
+    s.last_epoch_ = 0;
+    s.apply(s.closed_form_lrs());
+  } else {
+    s.step();
+  }
+  last_lrs_ = s.get_last_lr();
+}
+
+StateDict SequentialLR::state_dict() const {
+  StateDict out = LRScheduler::state_dict();
+  out["milestones"] = from_vector(milestones_, {static_cast<std::int64_t>(milestones_.size())});
+  add_children(out, schedulers_);
+  return out;
+}
+
+void SequentialLR::load_state_dict(const StateDict& state) {
+  const char* op = "SequentialLR::load_state_dict";
+  std::vector<StateDict> children;
+  StateDict own = split_children(state, schedulers_.size(), children, op);
+  const auto it = own.find("milestones");
+  TG_CHECK(it != own.end() && it->second.defined(), op, ": missing key 'milestones'");
+  const Tensor m = it->second;
+  TG_CHECK(m.dtype() == kInt64 && m.dim() == 1 && m.size(0) == std::ssize(milestones_), op,
+           ": 'milestones' must be an int64 tensor of shape [", milestones_.size(), "], got ",
+           m.dtype(), " ", shape_str(m.shape()));
+  own.erase("milestones");
+  const StateDict own_before = LRScheduler::state_dict();
+  LRScheduler::load_state_dict(own);
+  load_children(schedulers_, children, [&] { LRScheduler::load_state_dict(own_before); });
+  milestones_ = m.to_vector<std::int64_t>();
+}
+
+namespace {
+Optimizer& first_optimizer(std::initializer_list<std::reference_wrapper<LRScheduler>> list) {
+  TG_CHECK(list.size() > 0, "ChainedScheduler: needs at least one scheduler");
+  return const_cast<Optimizer&>(list.begin()->get().optimizer());
+}
+}  // namespace
+
+ChainedScheduler::ChainedScheduler(
+    std::initializer_list<std::reference_wrapper<LRScheduler>> schedulers)
+    : LRScheduler(first_optimizer(schedulers)),
+      schedulers_(collect("ChainedScheduler", optimizer_, schedulers)) {
+  last_lrs_ = current_lrs();
+}
+
+void ChainedScheduler::step() {
+  check_groups();
+  ++last_epoch_;
+  for (LRScheduler* s : schedulers_) s->step();
+  last_lrs_ = current_lrs();
+}
+
+StateDict ChainedScheduler::state_dict() const {
+  StateDict out = LRScheduler::state_dict();
+  add_children(out, schedulers_);
+  return out;
+}
+
+void ChainedScheduler::load_state_dict(const StateDict& state) {
+  const char* op = "ChainedScheduler::load_state_dict";
+  std::vector<StateDict> children;
+  const StateDict own = split_children(state, schedulers_.size(), children, op);
+  const StateDict own_before = LRScheduler::state_dict();
+  LRScheduler::load_state_dict(own);
+  load_children(schedulers_, children, [&] { LRScheduler::load_state_dict(own_before); });
 }
 
 }  // namespace tg::optim

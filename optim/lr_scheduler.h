@@ -3,12 +3,20 @@
 // optimizer; call step() once per epoch after the optimizer's steps (ReduceLROnPlateau:
 // step(metric)). Constructing a scheduler applies its epoch-0 rate, as in PyTorch.
 //
-// StepLR, ExponentialLR, LinearLR and CosineAnnealingLR use PyTorch's chainable (recursive)
-// updates, so two schedulers stepping the same optimizer compose as they do there.
+// Base rates follow PyTorch 1.13: the first scheduler made on an optimizer records each group's
+// rate as the group's initial_lr (Optimizer::initial_lr), and every scheduler takes its
+// base_lrs from there, not from the rate another scheduler has already changed.
+// StepLR, ExponentialLR, ConstantLR, LinearLR and CosineAnnealingLR use PyTorch's chainable
+// (recursive) get_lr updates, so schedulers stepping the same optimizer compose step by step as
+// they do there; SequentialLR and ChainedScheduler combine them like PyTorch's.
 //
 // state_dict() holds the scheduler's progress (last_epoch, base and last rates, plateau
-// counters); the rates themselves live in the optimizer's own state dict.
+// counters); the rates themselves live in the optimizer's own state dict. Deliberate
+// difference: initial_lr is not saved in the optimizer's state dict; loading a scheduler's
+// state sets it from the saved base_lrs instead.
 #include <cstdint>
+#include <functional>
+#include <initializer_list>
 #include <vector>
 
 #include "tapegrad/nn/state_dict.h"
@@ -32,21 +40,31 @@ class LRScheduler {
   virtual StateDict state_dict() const;
   // Checks the layout (same number of groups, all fields present) before changing anything.
   virtual void load_state_dict(const StateDict& state);
+  const Optimizer& optimizer() const { return optimizer_; }
 
  protected:
-  explicit LRScheduler(Optimizer& optimizer);
+  // uses_initial_lr: sets each group's initial_lr if absent and takes base_lrs from it
+  // (PyTorch's _LRScheduler); otherwise base_lrs are the current rates (ReduceLROnPlateau).
+  explicit LRScheduler(Optimizer& optimizer, bool uses_initial_lr = true);
   // Derived constructors call this last: applies the epoch-0 rates.
   void initialize();
-  // The rates for last_epoch_, given the optimizer's current ones.
+  // The rates for last_epoch_, given the optimizer's current ones (PyTorch's get_lr).
   virtual std::vector<double> compute_lrs() = 0;
+  // The rates for last_epoch_ from base_lrs alone (PyTorch's _get_closed_form_lr, else get_lr):
+  // what SequentialLR uses at a milestone (PyTorch's step(0)).
+  virtual std::vector<double> closed_form_lrs() { return compute_lrs(); }
   std::vector<double> current_lrs() const;
   void apply(const std::vector<double>& lrs);
   void check_groups() const;  // the optimizer still has the groups the scheduler knows
 
   Optimizer& optimizer_;
-  std::vector<double> base_lrs_;  // the optimizer's rates when the scheduler was made
+  std::vector<double> base_lrs_;  // the groups' initial_lr
   std::vector<double> last_lrs_;
   std::int64_t last_epoch_ = -1;
+  bool uses_initial_lr_ = true;
+
+  friend class SequentialLR;
+  friend class ChainedScheduler;
 };
 
 // Multiplies the rate by gamma every step_size epochs.
@@ -60,6 +78,7 @@ class StepLR : public LRScheduler {
 
  protected:
   std::vector<double> compute_lrs() override;
+  std::vector<double> closed_form_lrs() override;
 
  private:
   StepLROptions o_;
@@ -75,9 +94,27 @@ class ExponentialLR : public LRScheduler {
 
  protected:
   std::vector<double> compute_lrs() override;
+  std::vector<double> closed_form_lrs() override;
 
  private:
   ExponentialLROptions o_;
+};
+
+// Multiplies the rate by factor until epoch total_iters, then restores it.
+struct ConstantLROptions {
+  double factor = 1.0 / 3.0;
+  std::int64_t total_iters = 5;
+};
+class ConstantLR : public LRScheduler {
+ public:
+  ConstantLR(Optimizer& optimizer, const ConstantLROptions& options = {});
+
+ protected:
+  std::vector<double> compute_lrs() override;
+  std::vector<double> closed_form_lrs() override;
+
+ private:
+  ConstantLROptions o_;
 };
 
 // Scales the base rate by a factor moving linearly from start_factor to end_factor over
@@ -93,6 +130,7 @@ class LinearLR : public LRScheduler {
 
  protected:
   std::vector<double> compute_lrs() override;
+  std::vector<double> closed_form_lrs() override;
 
  private:
   LinearLROptions o_;
@@ -110,6 +148,7 @@ class CosineAnnealingLR : public LRScheduler {
 
  protected:
   std::vector<double> compute_lrs() override;
+  std::vector<double> closed_form_lrs() override;
 
  private:
   CosineAnnealingLROptions o_;
@@ -173,6 +212,46 @@ class ReduceLROnPlateau : public LRScheduler {
   double best_;
   std::int64_t num_bad_epochs_ = 0;
   std::int64_t cooldown_counter_ = 0;
+};
+
+// Runs schedulers[0] until epoch milestones[0], then schedulers[1] (restarted at its epoch 0)
+// until milestones[1], and so on (PyTorch's SequentialLR). Construction resets the rates to
+// initial_lr, undoes the other schedulers' construction step and redoes the first one's.
+// The schedulers must be made on `optimizer` before this and outlive it; ReduceLROnPlateau is
+// refused. Milestones must increase strictly and be positive.
+class SequentialLR : public LRScheduler {
+ public:
+  SequentialLR(Optimizer& optimizer,
+               std::initializer_list<std::reference_wrapper<LRScheduler>> schedulers,
+               std::vector<std::int64_t> milestones);
+  void step() override;
+  // last_epoch, last_lrs, milestones, and each scheduler's state as "schedulers.<i>.<key>".
+  StateDict state_dict() const override;
+  void load_state_dict(const StateDict& state) override;
+
+ protected:
+  std::vector<double> compute_lrs() override { return current_lrs(); }
+
+ private:
+  std::vector<LRScheduler*> schedulers_;
+  std::vector<std::int64_t> milestones_;
+};
+
+// Steps every scheduler, in order, at each step() (PyTorch's ChainedScheduler): their chainable
+// updates multiply. Construction changes nothing. Same requirements as SequentialLR.
+class ChainedScheduler : public LRScheduler {
+ public:
+  explicit ChainedScheduler(std::initializer_list<std::reference_wrapper<LRScheduler>> schedulers);
+  void step() override;
+  // last_lrs, and each scheduler's state as "schedulers.<i>.<key>".
+  StateDict state_dict() const override;
+  void load_state_dict(const StateDict& state) override;
+
+ protected:
+  std::vector<double> compute_lrs() override { return current_lrs(); }
+
+ private:
+  std::vector<LRScheduler*> schedulers_;
 };
 
 }  // namespace tg::optim

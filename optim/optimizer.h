@@ -20,6 +20,7 @@
 #include <functional>
 #include <initializer_list>
 #include <map>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <unordered_map>
@@ -58,6 +59,19 @@ class Optimizer {
 
   virtual StateDict state_dict() const = 0;
   virtual void load_state_dict(const StateDict& state) = 0;
+
+  // A group's 'initial_lr' (PyTorch's group['initial_lr']): set by the first LR scheduler made
+  // on this optimizer; every scheduler reads its base rates from it. Not part of state_dict().
+  std::optional<double> initial_lr(std::size_t group) const {
+    return group < initial_lrs_.size() ? initial_lrs_[group] : std::nullopt;
+  }
+  void set_initial_lr(std::size_t group, double lr) {
+    if (initial_lrs_.size() <= group) initial_lrs_.resize(group + 1);
+    initial_lrs_[group] = lr;
+  }
+
+ private:
+  std::vector<std::optional<double>> initial_lrs_;
 };
 
 namespace detail {

@@ -259,7 +259,7 @@ BOOST_AUTO_TEST_CASE(sign_round_floor_values) {
   check_close(vec(round(x)), {-2, -0, 0, 0, 2, 2, 3});  // half to even
   check_close(vec(floor(x)), {-3, -1, 0, 0, 1, 2, 2});
   check_close(vec(ceil(x)), {-2, -0, 0, 1, 2, 3, 3});
-  BOOST_TEST(std::isnan(vec(sign(f64({kNaN})))[0]));
+  BOOST_TEST(vec(sign(f64({kNaN})))[0] == 0.0);  // PyTorch: (0 < x) - (x < 0)
 }
 
 BOOST_AUTO_TEST_CASE(non_differentiable_ops_refuse_backward) {
@@ -474,4 +474,80 @@ BOOST_AUTO_TEST_CASE(integer_pow_and_clamp_are_exact_and_never_overflow_a_cast) 
   BOOST_TEST(
       clamp(from_vector(std::vector<std::int64_t>{big}), 0.0, std::nullopt).item<std::int64_t>() ==
       big);
+}
+
+// ---- issue 16: NaN, infinity and zero conventions (PyTorch 1.13's numbers) ----
+
+namespace {
+// NaN matches NaN; everything else exactly (these are all exact in PyTorch too).
+void check_same(const std::vector<double>& got, const std::vector<double>& want) {
+  BOOST_TEST_REQUIRE(got.size() == want.size());
+  for (std::size_t i = 0; i < got.size(); ++i)
+    BOOST_TEST((std::isnan(want[i]) ? std::isnan(got[i]) : got[i] == want[i]),
+               "element " << i << ": got " << got[i] << ", want " << want[i]);
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(relu_family_keeps_nan_and_passes_its_gradient) {
+  // relu(NaN) is NaN (it used to be 0, hiding the NaN); the gradient at NaN passes.
+  Tensor x = leaf({kNaN, kInf, -kInf, 0.0, -2.0, 3.0});
+  Tensor y = relu(x);
+  check_same(vec(y), {kNaN, kInf, 0, 0, 0, 3});
+  y.sum().backward();
+  check_same(vec(x.grad()), {1, 1, 0, 0, 0, 1});
+  // A NaN or inf gradient where the mask is 0 still gives 0 (a select, not a product).
+  Tensor z = leaf({-2.0, 1.0});
+  relu(z).backward(f64({kInf, kNaN}));
+  check_same(vec(z.grad()), {0, kNaN});
+  // relu6 / hardtanh: 0 on the bounds, passes at NaN.
+  check_same(grad_of([](const Tensor& t) { return relu6(t); }, {kNaN, 0.0, 6.0, 3.0, kInf}),
+             {1, 0, 0, 1, 0});
+  check_same(grad_of([](const Tensor& t) { return hardtanh(t); }, {kNaN, -1.0, 1.0, 0.0}),
+             {1, 0, 0, 1});
+  // elu: 1 at NaN (PyTorch's x <= 0 test), alpha at 0; leaky_relu: the slope at NaN.
+  check_same(grad_of([](const Tensor& t) { return elu(t, 0.5); }, {kNaN, 0.0, -kInf, kInf}),
+             {1, 0.5, 0, 1});
+  check_same(grad_of([](const Tensor& t) { return leaky_relu(t, 0.2); }, {kNaN, 0.0}), {0.2, 0.2});
+}
+
+BOOST_AUTO_TEST_CASE(abs_and_sign_at_nan_give_zero_like_pytorch) {
+  check_same(vec(sign(f64({kNaN, -0.0, kInf, -kInf}))), {0, 0, 1, -1});
+  check_same(grad_of([](const Tensor& t) { return abs(t); }, {kNaN, 0.0, -kInf}), {0, 0, -1});
+}
+
+BOOST_AUTO_TEST_CASE(maximum_with_nan_gives_both_operands_the_gradient) {
+  for (bool is_max : {true, false}) {
+    Tensor a = leaf({kNaN, 1.0, kNaN, 1.0, 2.0}), b = leaf({1.0, kNaN, kNaN, 1.0, 1.0});
+    (is_max ? maximum(a, b) : minimum(a, b)).sum().backward();
+    check_same(vec(a.grad()), {1, 1, 1, 0.5, is_max ? 1.0 : 0.0});
+    check_same(vec(b.grad()), {1, 1, 1, 0.5, is_max ? 0.0 : 1.0});
+  }
+  // The losing side gets 0 even from an infinite gradient (PyTorch's masked_fill).
+  Tensor a = leaf({2.0}), b = leaf({1.0});
+  maximum(a, b).backward(f64({kInf}));
+  check_same(vec(b.grad()), {0});
+}
+
+BOOST_AUTO_TEST_CASE(pow_at_zero_follows_pytorch_masks) {
+  // 0^0: d/dx = 0 (b a^(b-1) would be 0 * inf), d/dy = 0. 0^-1: d/dy = inf * log 0 = -inf.
+  Tensor x = leaf({0.0, 0.0, 0.0, -0.0, kNaN}), y = leaf({0.0, -1.0, 0.5, -1.0, 0.0});
+  Tensor z = pow(x, y);
+  check_same(vec(z), {1, kInf, 0, -kInf, 1});
+  z.sum().backward();
+  check_same(vec(x.grad()), {0, -kInf, kInf, -kInf, 0});
+  check_same(vec(y.grad()), {0, -kInf, 0, kInf, kNaN});
+  Tensor e = leaf({0.0, -2.0, 2.0});
+  pow(0.0, e).sum().backward();
+  check_same(vec(e.grad()), {0, -kInf, 0});
+  // Scalar exponents: 0^0.5 has an infinite slope, x^0 none.
+  check_same(grad_of([](const Tensor& t) { return pow(t, 0.5); }, {0.0}), {kInf});
+  check_same(grad_of([](const Tensor& t) { return pow(t, 0.0); }, {0.0, kNaN}), {0, 0});
+}
+
+BOOST_AUTO_TEST_CASE(clamp_gradient_is_a_select_at_the_bounds_and_nan) {
+  Tensor x = leaf({kNaN, 1.0, -1.0, 5.0});
+  Tensor y = clamp(x, -1.0, 1.0);
+  check_same(vec(y), {kNaN, 1, -1, 1});
+  y.backward(f64({kInf, 2.0, 3.0, kInf}));
+  check_same(vec(x.grad()), {0, 2, 3, 0});
 }

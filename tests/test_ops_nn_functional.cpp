@@ -454,3 +454,43 @@ BOOST_AUTO_TEST_CASE(batch_norm_errors) {
   BOOST_TEST(
       contains(error_of([] { F::batch_norm(zeros({4}), {}, {}, {}, {}, true); }), "batch_norm"));
 }
+
+// ---- issue 16: every target ignored (PyTorch 1.13's numbers) ----
+
+BOOST_AUTO_TEST_CASE(cross_entropy_with_every_target_ignored_has_zero_gradient) {
+  // The mean is 0/0 = NaN, but the gradient is 0 (it was NaN everywhere): one all-padding
+  // batch must not poison the weights. With class weights and label smoothing too.
+  const std::initializer_list<double> z0 = {0.5, -1.0, 2.0, 1.5, 0.25, -0.5};
+  const Tensor w = f64({0.2, 1.0, 3.0});
+  const std::vector<F::CrossEntropyOptions> options = {
+      {}, {.weight = w}, {.label_smoothing = 0.1}, {.label_smoothing = 0.1, .weight = w}};
+  for (const auto& o : options) {
+    Tensor z = leaf(z0, {2, 3});
+    Tensor loss = F::cross_entropy(z, labels({-100, -100}), o);
+    BOOST_TEST(std::isnan(loss.item()));
+    loss.backward();
+    check_close(vec(z.grad()), {0, 0, 0, 0, 0, 0}, 0, 0);
+    // Second order too (create_graph): 0.
+    Tensor z2 = leaf(z0, {2, 3});
+    const auto g = grad({F::cross_entropy(z2, labels({-100, -100}), o)}, {z2}, {}, true, true);
+    check_close(vec(g[0]), {0, 0, 0, 0, 0, 0}, 0, 0);
+  }
+  for (const Tensor& weight : {Tensor(), w}) {
+    Tensor lp = leaf(z0, {2, 3});
+    Tensor loss = F::nll_loss(lp, labels({-100, -100}), F::Reduction::Mean, -100, weight);
+    BOOST_TEST(std::isnan(loss.item()));
+    loss.backward();
+    check_close(vec(lp.grad()), {0, 0, 0, 0, 0, 0}, 0, 0);
+  }
+  // One sample kept: PyTorch's values (the smoothing term is also divided by the kept count).
+  Tensor z = leaf(z0, {2, 3});
+  Tensor loss = F::cross_entropy(z, labels({2, -100}), {.label_smoothing = 0.1});
+  check_close(vec(loss), {0.391311296657157});
+  loss.backward();
+  check_close(vec(z.grad()),
+              {0.14195705880670337, 0.0057792399373541165, -0.14773629874405747, 0, 0, 0});
+  // Samples that count but weigh 0 in total: NaN, as PyTorch (0 * inf).
+  Tensor zw = leaf(z0, {2, 3});
+  F::cross_entropy(zw, labels({0, 0}), {.weight = f64({0.0, 1.0, 1.0})}).backward();
+  for (double v : vec(zw.grad())) BOOST_TEST(std::isnan(v));
+}

@@ -6,6 +6,7 @@
 
 #include <tapegrad/tapegrad.h>
 #include <cmath>
+#include <functional>
 #include <limits>
 
 using namespace tg;
@@ -178,7 +179,8 @@ BOOST_AUTO_TEST_CASE(dim_errors_name_the_op) {
   BOOST_TEST(contains(error_of([&] { max(x, 5); }), "max: dim 5 is out of range"));
   BOOST_TEST(contains(error_of([&] { cumsum(x, -3); }), "cumsum: dim -3"));
   BOOST_TEST(contains(error_of([&] { var(tensor({1, 2}, kInt64)); }), "var: expected a floating"));
-  BOOST_TEST(contains(error_of([&] { norm(x, 0.0); }), "norm: p must be positive"));
+  BOOST_TEST(
+      contains(error_of([&] { norm(x, -2.0); }), "norm: p must be >= 0, kInf or -kInf, got -2"));
   BOOST_TEST(contains(error_of([&] { logsumexp(tensor({1, 2}, kInt64)); }), "logsumexp"));
 }
 
@@ -308,4 +310,90 @@ BOOST_AUTO_TEST_CASE(results_do_not_depend_on_threads_or_layout) {
       BOOST_TEST(allclose(serial[k], strided[k], 1e-12, 1e-12));
     }
   }
+}
+
+// ---- issue 16: NaN, ties and zeros (PyTorch 1.13's numbers) ----
+
+namespace {
+void check_same(const std::vector<double>& got, const std::vector<double>& want,
+                double tol = 1e-14) {
+  BOOST_TEST_REQUIRE(got.size() == want.size());
+  for (std::size_t i = 0; i < got.size(); ++i)
+    BOOST_TEST((std::isnan(want[i])   ? std::isnan(got[i])
+                : std::isinf(want[i]) ? got[i] == want[i]
+                                      : std::abs(got[i] - want[i]) <= tol),
+               "element " << i << ": got " << got[i] << ", want " << want[i]);
+}
+std::vector<double> grad_of(const std::function<Tensor(const Tensor&)>& f,
+                            std::initializer_list<double> v, const Shape& shape = {}) {
+  Tensor x = leaf(v, shape);
+  f(x).sum().backward();
+  return vec(x.grad());
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(max_over_everything_sends_a_nan_result_to_the_nan_elements) {
+  // PyTorch's evenly_distribute_backward: the NaNs share the gradient; ties share it too.
+  check_same(grad_of([](const Tensor& x) { return max(x); }, {1, kNaN, 3, kNaN}), {0, 0.5, 0, 0.5});
+  check_same(grad_of([](const Tensor& x) { return min(x); }, {1, kNaN, 3}), {0, 1, 0});
+  check_same(grad_of([](const Tensor& x) { return max(x); }, {-kInf, -kInf}), {0.5, 0.5});
+  // amax/amin (scale_grad_by_count): a block whose result is NaN gets NaN, others their share.
+  check_same(grad_of([](const Tensor& x) { return amax(x, {1}); }, {1, kNaN, 3, 1, 2, 2}, {2, 3}),
+             {kNaN, kNaN, kNaN, 0, 0.5, 0.5});
+  // Along a dim: to the index of the first NaN (argmax/argmin pick it too).
+  check_same(grad_of([](const Tensor& x) { return max(x, 1).values; },
+                     {1, kNaN, 3, kNaN, 2, 1, 2, 0}, {2, 4}),
+             {0, 1, 0, 0, 1, 0, 0, 0});
+  BOOST_TEST(argmax(f64({1, kNaN, 3, kNaN})).item<std::int64_t>() == 1);
+  BOOST_TEST(argmin(f64({1, kNaN, -3, kNaN})).item<std::int64_t>() == 1);
+}
+
+BOOST_AUTO_TEST_CASE(std_of_equal_values_has_zero_gradient) {
+  // All equal: std 0 and gradient 0 (sqrt's 1/0 used to give NaN); an ordinary row as PyTorch.
+  Tensor x = leaf({2, 2, 2, 1, 2, 4}, {2, 3});
+  Tensor s = tg::std(x, {1});
+  check_same(vec(s), {0, 1.5275252316519465});
+  s.sum().backward();
+  check_same(vec(x.grad()),
+             {0, 0, 0, -0.43643578047198484, -0.10910894511799625, 0.5455447255899809});
+  check_same(
+      grad_of([](const Tensor& t) { return tg::std(t, {1}, 0.0); }, {2, 2, 2, 1, 2, 4}, {2, 3}),
+      {0, 0, 0, -0.35634832254989923, -0.08908708063747484, 0.44543540318737396});
+  check_same(grad_of([](const Tensor& t) { return var(t, {1}); }, {2, 2, 2, 1, 2, 4}, {2, 3}),
+             {0, 0, 0, -1.3333333333333335, -0.3333333333333335, 1.6666666666666665});
+  // One element: the unbiased estimate is 0/0 (NaN value and gradient), the population one 0.
+  Tensor one = leaf({2.0, 1.0}, {2, 1});
+  Tensor u = tg::std(one, {1});
+  check_same(vec(u), {kNaN, kNaN});
+  u.sum().backward();
+  check_same(vec(one.grad()), {kNaN, kNaN});
+  check_same(grad_of([](const Tensor& t) { return tg::std(t, {1}, 0.0); }, {2.0, 1.0}, {2, 1}),
+             {0, 0});
+  // correction > N - 1: PyTorch's raw N - correction in the gradient (here 2 / 0 = inf).
+  check_same(grad_of([](const Tensor& t) { return var(t, {0}, 2.0); }, {1.0, 3.0}), {-kInf, kInf});
+}
+
+BOOST_AUTO_TEST_CASE(norm_gradients_at_zeros_and_ties_follow_pytorch) {
+  const Shape s23 = {2, 2};
+  auto g = [&](double p, std::initializer_list<double> v) {
+    return grad_of([p](const Tensor& x) { return norm(x, p, {1}); }, v, s23);
+  };
+  // p < 1 at zero elements: 0, not NaN (issue 16), and an all-zero block 0.
+  check_same(g(0.5, {0, 0, 0, 2}), {0, 0, 0, 1});
+  check_same(g(0.5, {1, -1, -2, 2}), {2, -2, -2, 2});
+  check_same(grad_of([](const Tensor& x) { return norm(x, 0.5); }, {0, 0, 0}), {0, 0, 0});
+  for (double p : {1.0, 1.5, 2.0, 3.0, kInf}) check_same(g(p, {0, 0, 0, 2}), {0, 0, 0, 1});
+  check_same(g(1.5, {1, -1, -2, 2}),
+             {0.7937005259840997, -0.7937005259840997, -0.7937005259840998, 0.7937005259840998});
+  check_same(g(3.0, {1, -1, -2, 2}),
+             {0.6299605249474365, -0.6299605249474365, -0.6299605249474365, 0.6299605249474365});
+  // inf / -inf: ties share the gradient; -inf is min |x|.
+  check_same(g(kInf, {1, -1, -2, 2}), {0.5, -0.5, -0.5, 0.5});
+  check_same(g(-kInf, {1, -1, -2, 2}), {0.5, -0.5, -0.5, 0.5});
+  check_same(vec(norm(f64({1, 2, 0, 2}, s23), -kInf, {1})), {1, 0});
+  check_same(g(-kInf, {0, 0, 0, 2}), {0, 0, 0, 0});
+  // p = 0 counts non-zeros; its gradient is 0.
+  check_same(vec(norm(f64({1, -1, 0, 2}, s23), 0.0, {1})), {2, 1});
+  check_same(g(0.0, {1, -1, 0, 2}), {0, 0, 0, 0});
+  BOOST_TEST(contains(error_of([] { norm(f64({1, 2}), -1.0); }), "p must be"));
 }

@@ -12,6 +12,16 @@ int register_factory(SampleFactory f) {
   return static_cast<int>(factories().size());
 }
 
+std::vector<EdgeFactory>& edge_factories() {
+  static std::vector<EdgeFactory> all;
+  return all;
+}
+
+int register_edge_factory(EdgeFactory f) {
+  edge_factories().push_back(f);
+  return static_cast<int>(edge_factories().size());
+}
+
 namespace {
 Generator& sample_gen() {
   static Generator gen(2024);
@@ -31,10 +41,12 @@ Tensor positive(const Shape& shape) {
   return fill(shape, [](Generator& g) { return 0.5 + 1.5 * g.uniform(); }).requires_grad_();
 }
 Tensor away_from_zero(const Shape& shape) {
-  return fill(shape, [](Generator& g) {
-           const double m = 0.2 + g.uniform();
-           return g.uniform() < 0.5 ? -m : m;
-         }).requires_grad_();
+  return fill(shape,
+              [](Generator& g) {
+                const double m = 0.2 + g.uniform();
+                return g.uniform() < 0.5 ? -m : m;
+              })
+      .requires_grad_();
 }
 Tensor noncontig(const Shape& shape) {
   TG_CHECK(shape.size() >= 2, "noncontig: needs at least 2 dims");
@@ -44,6 +56,8 @@ Tensor noncontig(const Shape& shape) {
   Tensor t = base.transpose(0, 1).detach();
   return t.requires_grad_();
 }
-Tensor constant(const Shape& shape) { return fill(shape, [](Generator& g) { return g.normal(); }); }
+Tensor constant(const Shape& shape) {
+  return fill(shape, [](Generator& g) { return g.normal(); });
+}
 
 }  // namespace tg::sweep

@@ -44,10 +44,36 @@ Tensor noncontig(const Shape& shape);
 // A constant (no grad) float64 tensor.
 Tensor constant(const Shape& shape);
 
+// An edge-value check (gradcheck cannot run at NaN or inf): the op's forward values and
+// gradients at NaN, +-inf and 0 inputs against PyTorch 1.13's, whose numbers the table carries.
+// NaN must match NaN; signed zeros are not told apart. The backward runs with a grad_output of
+// ones. An input's expected gradient is empty when it does not require grad.
+struct EdgeInput {
+  Shape shape;
+  std::vector<double> values;
+  bool requires_grad = true;
+};
+struct EdgeCase {
+  std::string op, label;
+  std::function<Tensor(const In&)> fn;
+  std::vector<EdgeInput> inputs;
+  std::vector<double> value;               // the forward result, flattened
+  std::vector<std::vector<double>> grads;  // one per input
+};
+using EdgeFactory = std::vector<EdgeCase> (*)();
+int register_edge_factory(EdgeFactory f);
+std::vector<EdgeFactory>& edge_factories();
+
 }  // namespace tg::sweep
 
-#define TG_OP_SAMPLES(name)                                                              \
-  static std::vector<::tg::sweep::OpSample> tg_samples_##name();                         \
-  [[maybe_unused]] static const int tg_samples_registered_##name =                       \
-      ::tg::sweep::register_factory(&tg_samples_##name);                                 \
+#define TG_EDGE_CASES(name)                                      \
+  static std::vector<::tg::sweep::EdgeCase> tg_edges_##name();   \
+  [[maybe_unused]] static const int tg_edges_registered_##name = \
+      ::tg::sweep::register_edge_factory(&tg_edges_##name);      \
+  static std::vector<::tg::sweep::EdgeCase> tg_edges_##name()
+
+#define TG_OP_SAMPLES(name)                                        \
+  static std::vector<::tg::sweep::OpSample> tg_samples_##name();   \
+  [[maybe_unused]] static const int tg_samples_registered_##name = \
+      ::tg::sweep::register_factory(&tg_samples_##name);           \
   static std::vector<::tg::sweep::OpSample> tg_samples_##name()
