@@ -240,8 +240,10 @@ BOOST_AUTO_TEST_CASE(valid_calls_at_int64_edges) {
   const std::vector<Row> rows = {
       {"slice: end and step of INT64_MAX give one element",
        [] { TG_CHECK(ones({5}).slice(0, 0, kMax, kMax).numel() == 1, "slice: wrong length"); }, ""},
-      {"chunk: INT64_MAX chunks give one chunk",
-       [] { TG_CHECK(chunk(ones({5}), kMax).size() == 1, "chunk: wrong chunk count"); }, ""},
+      // Chunks of ceil(5 / chunks) = 1 element, as chunk(7) gives (PyTorch 1.13 itself
+      // overflows here and refuses the call).
+      {"chunk: INT64_MAX chunks give one-element chunks",
+       [] { TG_CHECK(chunk(ones({5}), kMax).size() == 5, "chunk: wrong chunk count"); }, ""},
       {"split: INT64_MAX split size gives one piece",
        [] { TG_CHECK(split(ones({5}), kMax).size() == 1, "split: wrong piece count"); }, ""},
       {"randint: a range wider than int64 draws in range (PyTorch accepts it too)",
