@@ -177,7 +177,9 @@ bool equal(const Tensor& a, const Tensor& b);
 // A scalar that does not fit the dtype is a tg::Error naming the op ("full: value 1e+30 cannot be
 // converted to type int64 without overflow"), as in PyTorch: NaN, infinities and values outside
 // [lowest, max] for integer dtypes, finite values beyond float's range for float32. Fractional
-// values truncate toward zero for integer dtypes, as in PyTorch.
+// values truncate toward zero for integer dtypes, as in PyTorch. Every value arrives as a double
+// and is checked as PyTorch checks a Python float: full({1}, -1, kUInt8) is refused, where
+// PyTorch wraps the Python int -1 to 255.
 void check_scalar_fits(std::string_view op, double value, Dtype dtype);
 Tensor empty(const Shape& shape, Dtype dtype = kFloat32);
 Tensor zeros(const Shape& shape, Dtype dtype = kFloat32);
