@@ -29,13 +29,15 @@ double Generator::normal() {
 
 std::int64_t Generator::randint(std::int64_t low, std::int64_t high) {
   TG_CHECK(low < high, "randint: low (", low, ") must be less than high (", high, ")");
-  const auto range = static_cast<std::uint64_t>(high - low);
+  // In uint64: high - low may not fit int64 (randint(INT64_MIN, INT64_MAX) is valid, as in
+  // PyTorch).
+  const std::uint64_t range = static_cast<std::uint64_t>(high) - static_cast<std::uint64_t>(low);
   // Rejection sampling keeps the draw unbiased.
-  const std::uint64_t limit = std::numeric_limits<std::uint64_t>::max() -
-                              std::numeric_limits<std::uint64_t>::max() % range;
+  const std::uint64_t limit =
+      std::numeric_limits<std::uint64_t>::max() - std::numeric_limits<std::uint64_t>::max() % range;
   std::uint64_t v = engine_();
   while (v >= limit) v = engine_();
-  return low + static_cast<std::int64_t>(v % range);
+  return static_cast<std::int64_t>(static_cast<std::uint64_t>(low) + v % range);  // mod 2^64
 }
 
 std::string Generator::state() const {
@@ -63,8 +65,6 @@ Generator& default_generator() {
   return gen;
 }
 
-void manual_seed(std::uint64_t seed) {
-  default_generator() = Generator(seed);
-}
+void manual_seed(std::uint64_t seed) { default_generator() = Generator(seed); }
 
 }  // namespace tg

@@ -1,7 +1,6 @@
 #include "tapegrad/core/shape.h"
 
 #include <algorithm>
-#include <limits>
 #include <ostream>
 #include <sstream>
 
@@ -9,9 +8,27 @@
 
 namespace tg {
 
+std::int64_t checked_add(std::string_view op, std::string_view what, std::int64_t a,
+                         std::int64_t b) {
+  std::int64_t r;
+  if (__builtin_add_overflow(a, b, &r))
+    throw Error(detail::concat(op, ": ", what, " overflows int64 (", a, " + ", b, ")"));
+  return r;
+}
+
+std::int64_t checked_mul(std::string_view op, std::string_view what, std::int64_t a,
+                         std::int64_t b) {
+  std::int64_t r;
+  if (__builtin_mul_overflow(a, b, &r))
+    throw Error(detail::concat(op, ": ", what, " overflows int64 (", a, " * ", b, ")"));
+  return r;
+}
+
 std::int64_t numel_of(const Shape& shape) {
   std::int64_t n = 1;
-  for (auto s : shape) n *= s;
+  for (auto s : shape)
+    if (__builtin_mul_overflow(n, s, &n))
+      throw Error(detail::concat("numel: shape ", shape_str(shape), " has too many elements"));
   return n;
 }
 
@@ -20,7 +37,9 @@ Shape contiguous_strides(const Shape& shape) {
   std::int64_t s = 1;
   for (auto i = static_cast<std::int64_t>(shape.size()) - 1; i >= 0; --i) {
     strides[i] = s;
-    s *= std::max<std::int64_t>(shape[i], 1);
+    // The last product is never used as a stride: do not let it overflow either.
+    if (i > 0)
+      s = checked_mul("contiguous_strides", "stride", s, std::max<std::int64_t>(shape[i], 1));
   }
   return strides;
 }
@@ -45,6 +64,7 @@ Shape broadcast_shapes(std::string_view op, const Shape& a, const Shape& b) {
              " cannot be broadcast (dim ", i, ": ", da, " vs ", db, ")");
     out[i] = da == 1 ? db : da;
   }
+  check_shape(op, out);  // [2^40, 1] with [1, 2^40] is too many elements
   return out;
 }
 
@@ -55,17 +75,18 @@ std::int64_t wrap_dim(std::string_view op, std::int64_t dim, std::int64_t ndim) 
   return dim < 0 ? dim + std::max<std::int64_t>(ndim, 1) : dim;
 }
 
-void check_shape(std::string_view op, const Shape& shape) {
+void check_shape(std::string_view op, const Shape& shape, std::int64_t element_size) {
   // The product of the sizes with 0 counted as 1 must fit: contiguous strides are built from it
   // even when the tensor is empty.
   std::int64_t n = 1;
   for (auto s : shape) {
     TG_CHECK(s >= 0, op, ": negative size ", s, " in shape ", shape_str(shape));
-    const std::int64_t d = std::max<std::int64_t>(s, 1);
-    if (n > std::numeric_limits<std::int64_t>::max() / d)
+    if (__builtin_mul_overflow(n, std::max<std::int64_t>(s, 1), &n))
       throw Error(detail::concat(op, ": shape ", shape_str(shape), " has too many elements"));
-    n *= d;
   }
+  if (element_size > 1 && __builtin_mul_overflow(numel_of(shape), element_size, &n))
+    throw Error(detail::concat(op, ": shape ", shape_str(shape), " of ", element_size,
+                               "-byte elements needs more bytes than an int64 can count"));
 }
 
 }  // namespace tg

@@ -97,6 +97,7 @@ T Tensor::at(std::initializer_list<std::int64_t> index) const {
 
 void Tensor::set(std::initializer_list<std::int64_t> index, double value) {
   const auto off = flat_offset(*this, index, "set");
+  check_scalar_fits("set", value, dtype());
   dispatch(dtype(), [&]<typename T>() {
     static_cast<T*>(impl_->storage->data())[off] = static_cast<T>(value);
   });
@@ -235,24 +236,50 @@ void Tensor::remove_hook(int id) const {
 
 // ---- factories ----
 
+void check_scalar_fits(std::string_view op, double value, Dtype dtype) {
+  bool fits = true;
+  switch (dtype) {
+    case kFloat64:
+      break;
+    case kFloat32:
+      fits = !std::isfinite(value) || std::abs(value) <= std::numeric_limits<float>::max();
+      break;
+    // PyTorch's bounds; 2^63 is refused although (double)INT64_MAX rounds to it, since it does
+    // not fit. NaN fails every comparison.
+    case kInt64:
+      fits = value >= -0x1p63 && value < 0x1p63;
+      break;
+    case kUInt8:
+      fits = value >= 0.0 && value <= 255.0;
+      break;
+  }
+  TG_CHECK(fits, op, ": value ", value, " cannot be converted to type ", dtype,
+           " without overflow");
+}
+
 Tensor empty(const Shape& shape, Dtype dtype) {
-  check_shape("empty", shape);
-  const std::int64_t n = numel_of(shape);
   const auto esize = static_cast<std::int64_t>(element_size(dtype));
-  TG_CHECK(n <= std::numeric_limits<std::int64_t>::max() / esize, "empty: shape ", shape_str(shape),
-           " of ", dtype, " needs more bytes than an int64 can count");
+  check_shape("empty", shape, esize);
+  const std::int64_t n = numel_of(shape);
   auto storage = std::make_shared<Storage>(static_cast<std::size_t>(n * esize));
   return Tensor(
       std::make_shared<TensorImpl>(std::move(storage), shape, contiguous_strides(shape), 0, dtype));
 }
 
-Tensor full(const Shape& shape, double value, Dtype dtype) {
+namespace {
+Tensor full_checked(std::string_view op, const Shape& shape, double value, Dtype dtype) {
+  check_scalar_fits(op, value, dtype);
   Tensor t = empty(shape, dtype);
   dispatch(dtype, [&]<typename T>() {
     T* p = t.data_ptr<T>();
     std::fill(p, p + t.numel(), static_cast<T>(value));
   });
   return t;
+}
+}  // namespace
+
+Tensor full(const Shape& shape, double value, Dtype dtype) {
+  return full_checked("full", shape, value, dtype);
 }
 
 Tensor zeros(const Shape& shape, Dtype dtype) {
@@ -263,9 +290,13 @@ Tensor zeros(const Shape& shape, Dtype dtype) {
 Tensor ones(const Shape& shape, Dtype dtype) { return full(shape, 1.0, dtype); }
 Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), t.dtype()); }
 Tensor ones_like(const Tensor& t) { return ones(t.shape(), t.dtype()); }
-Tensor full_like(const Tensor& t, double value) { return full(t.shape(), value, t.dtype()); }
+Tensor full_like(const Tensor& t, double value) {
+  return full_checked("full_like", t.shape(), value, t.dtype());
+}
 Tensor empty_like(const Tensor& t) { return empty(t.shape(), t.dtype()); }
-Tensor scalar_tensor(double value, Dtype dtype) { return full({}, value, dtype); }
+Tensor scalar_tensor(double value, Dtype dtype) {
+  return full_checked("scalar_tensor", {}, value, dtype);
+}
 
 Tensor arange(double end) { return arange(0.0, end, 1.0); }
 
@@ -280,7 +311,15 @@ Tensor arange(double start, double end, double step, Dtype dtype) {
            "arange: invalid range start=", start, " end=", end, " step=", step);
   TG_CHECK((end - start) / step >= 0, "arange: step ", step,
            " has the wrong sign for start=", start, " end=", end);
-  const auto n = static_cast<std::int64_t>(std::ceil((end - start) / step));
+  const double count = std::ceil((end - start) / step);
+  TG_CHECK(count < 0x1p63, "arange: start=", start, " end=", end, " step=", step, " gives ", count,
+           " elements, more than an int64 can count");
+  const auto n = static_cast<std::int64_t>(count);
+  check_shape("arange", {n}, static_cast<std::int64_t>(element_size(dtype)));
+  if (n > 0) {  // values run monotonically from the first to the last
+    check_scalar_fits("arange", start, dtype);
+    check_scalar_fits("arange", start + static_cast<double>(n - 1) * step, dtype);
+  }
   Tensor t = empty({n}, dtype);
   dispatch(dtype, [&]<typename T>() {
     T* p = t.data_ptr<T>();
@@ -292,6 +331,11 @@ Tensor arange(double start, double end, double step, Dtype dtype) {
 
 Tensor linspace(double start, double end, std::int64_t steps, Dtype dtype) {
   TG_CHECK(steps >= 0, "linspace: steps must be non-negative, got ", steps);
+  if (steps > 0) {  // values run monotonically from start to end
+    check_scalar_fits("linspace", start, dtype);
+    check_scalar_fits("linspace", end, dtype);
+  }
+  check_shape("linspace", {steps}, static_cast<std::int64_t>(element_size(dtype)));
   Tensor t = empty({steps}, dtype);
   dispatch(dtype, [&]<typename T>() {
     T* p = t.data_ptr<T>();
@@ -327,6 +371,7 @@ Tensor tensor(std::initializer_list<float> values) {
 }
 
 Tensor tensor(std::initializer_list<double> values, Dtype dtype) {
+  for (double v : values) check_scalar_fits("tensor", v, dtype);
   Tensor t = empty({static_cast<std::int64_t>(values.size())}, dtype);
   dispatch(dtype, [&]<typename T>() {
     T* p = t.data_ptr<T>();

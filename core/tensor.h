@@ -37,15 +37,15 @@ struct TensorImpl {
 
   std::shared_ptr<Storage> storage;
   Shape shape;
-  Shape strides;  // in elements
+  Shape strides;        // in elements
   std::int64_t offset;  // in elements
   Dtype dtype;
 
   // Autograd state.
-  bool requires_grad = false;                 // meaningful for leaves
-  std::shared_ptr<autograd::Node> grad_fn;    // set on results of recorded ops
-  std::uint32_t output_nr = 0;                // which output of grad_fn this is
-  std::shared_ptr<TensorImpl> grad;           // accumulated gradient (leaves, retain_grad)
+  bool requires_grad = false;                      // meaningful for leaves
+  std::shared_ptr<autograd::Node> grad_fn;         // set on results of recorded ops
+  std::uint32_t output_nr = 0;                     // which output of grad_fn this is
+  std::shared_ptr<TensorImpl> grad;                // accumulated gradient (leaves, retain_grad)
   std::weak_ptr<autograd::Node> grad_accumulator;  // leaves: the node that fills .grad
   bool retains_grad = false;
   // Leaf hooks (non-leaf hooks live on grad_fn), shared so a backward pass can run a snapshot.
@@ -139,8 +139,7 @@ class Tensor {
   Tensor permute(const Shape& dims) const;
   Tensor t() const;
   Tensor expand(const Shape& shape) const;
-  Tensor slice(std::int64_t dim, std::int64_t start, std::int64_t end,
-               std::int64_t step = 1) const;
+  Tensor slice(std::int64_t dim, std::int64_t start, std::int64_t end, std::int64_t step = 1) const;
   Tensor narrow(std::int64_t dim, std::int64_t start, std::int64_t length) const;
   Tensor select(std::int64_t dim, std::int64_t index) const;
   Tensor operator[](std::int64_t index) const { return select(0, index); }
@@ -186,6 +185,13 @@ bool allclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, double atol 
 bool equal(const Tensor& a, const Tensor& b);
 
 // ---- factories ----
+// A scalar that does not fit the dtype is a tg::Error naming the op ("full: value 1e+30 cannot be
+// converted to type int64 without overflow"), as in PyTorch: NaN, infinities and values outside
+// [lowest, max] for integer dtypes, finite values beyond float's range for float32. Fractional
+// values truncate toward zero for integer dtypes, as in PyTorch. Every value arrives as a double
+// and is checked as PyTorch checks a Python float: full({1}, -1, kUInt8) is refused, where
+// PyTorch wraps the Python int -1 to 255.
+void check_scalar_fits(std::string_view op, double value, Dtype dtype);
 Tensor empty(const Shape& shape, Dtype dtype = kFloat32);
 Tensor zeros(const Shape& shape, Dtype dtype = kFloat32);
 Tensor ones(const Shape& shape, Dtype dtype = kFloat32);
@@ -193,7 +199,7 @@ Tensor full(const Shape& shape, double value, Dtype dtype = kFloat32);
 Tensor zeros_like(const Tensor& t);
 Tensor ones_like(const Tensor& t);
 Tensor full_like(const Tensor& t, double value);
-Tensor empty_like(const Tensor& t);  // contiguous, same shape and dtype
+Tensor empty_like(const Tensor& t);                          // contiguous, same shape and dtype
 Tensor scalar_tensor(double value, Dtype dtype = kFloat32);  // 0-dim
 // [start, end) in steps of `step`; int64 when all three are whole numbers and dtype is omitted.
 Tensor arange(double end);
@@ -229,8 +235,8 @@ template <typename T>
 Tensor from_vector(const std::vector<T>& values, Shape shape) {
   if (shape.empty()) shape = {static_cast<std::int64_t>(values.size())};
   check_shape("from_vector", shape);
-  TG_CHECK(numel_of(shape) == static_cast<std::int64_t>(values.size()), "from_vector: ",
-           values.size(), " values do not fill shape ", shape_str(shape));
+  TG_CHECK(numel_of(shape) == static_cast<std::int64_t>(values.size()),
+           "from_vector: ", values.size(), " values do not fill shape ", shape_str(shape));
   return from_blob(values.data(), shape, dtype_of<T>());
 }
 

@@ -56,7 +56,7 @@ DataLoader::DataLoader(Tensor inputs, Tensor targets, DataLoaderOptions options)
 
 std::int64_t DataLoader::size() const {
   const std::int64_t n = dataset_.size(), b = options_.batch_size;
-  return options_.drop_last ? n / b : (n + b - 1) / b;
+  return n / b + (!options_.drop_last && n % b != 0);  // no n + b - 1: b may be INT64_MAX
 }
 
 DataLoader::Iterator DataLoader::begin() {
@@ -88,8 +88,8 @@ DataLoader::Iterator DataLoader::begin() {
 DataLoader::Iterator DataLoader::end() { return Iterator(this, size()); }
 
 void DataLoader::load_batch(std::int64_t b) {
-  const std::int64_t start = b * options_.batch_size;
-  const std::int64_t stop = std::min(start + options_.batch_size, dataset_.size());
+  const std::int64_t start = b * options_.batch_size;  // b < size(), so this is < dataset size
+  const std::int64_t stop = start + std::min(options_.batch_size, dataset_.size() - start);
   current_ = batch(std::span<const std::int64_t>(order_).subspan(
       static_cast<std::size_t>(start), static_cast<std::size_t>(stop - start)));
 }

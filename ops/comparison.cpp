@@ -24,12 +24,12 @@ Tensor gt(const Tensor& a, const Tensor& b) {
 Tensor ge(const Tensor& a, const Tensor& b) {
   return kernels::compare("ge", a, b, [](auto x, auto y) { return x >= y; });
 }
-Tensor eq(const Tensor& a, double b) { return eq(a, wrap_scalar(b, a)); }
-Tensor ne(const Tensor& a, double b) { return ne(a, wrap_scalar(b, a)); }
-Tensor lt(const Tensor& a, double b) { return lt(a, wrap_scalar(b, a)); }
-Tensor le(const Tensor& a, double b) { return le(a, wrap_scalar(b, a)); }
-Tensor gt(const Tensor& a, double b) { return gt(a, wrap_scalar(b, a)); }
-Tensor ge(const Tensor& a, double b) { return ge(a, wrap_scalar(b, a)); }
+Tensor eq(const Tensor& a, double b) { return eq(a, wrap_scalar(b, a, "eq")); }
+Tensor ne(const Tensor& a, double b) { return ne(a, wrap_scalar(b, a, "ne")); }
+Tensor lt(const Tensor& a, double b) { return lt(a, wrap_scalar(b, a, "lt")); }
+Tensor le(const Tensor& a, double b) { return le(a, wrap_scalar(b, a, "le")); }
+Tensor gt(const Tensor& a, double b) { return gt(a, wrap_scalar(b, a, "gt")); }
+Tensor ge(const Tensor& a, double b) { return ge(a, wrap_scalar(b, a, "ge")); }
 
 Tensor logical_and(const Tensor& a, const Tensor& b) {
   return kernels::compare("logical_and", a, b, [](auto x, auto y) {

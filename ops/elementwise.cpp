@@ -18,9 +18,10 @@ namespace tg {
 using autograd::record;
 using autograd::Saved;
 
-Tensor wrap_scalar(double value, const Tensor& like) {
+Tensor wrap_scalar(double value, const Tensor& like, std::string_view op) {
   Dtype d = like.dtype();
   if (!is_floating(d) && value != std::floor(value)) d = kFloat32;
+  check_scalar_fits(op, value, d);
   return scalar_tensor(value, d);
 }
 
@@ -324,10 +325,10 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
 }
 
 Tensor where(const Tensor& cond, const Tensor& a, double b) {
-  return where(cond, a, wrap_scalar(b, a));
+  return where(cond, a, wrap_scalar(b, a, "where"));
 }
 Tensor where(const Tensor& cond, double a, const Tensor& b) {
-  return where(cond, wrap_scalar(a, b), b);
+  return where(cond, wrap_scalar(a, b, "where"), b);
 }
 
 Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi) {
@@ -402,22 +403,22 @@ Tensor div_scalar(const Tensor& a, double s) {
 }  // namespace
 
 Tensor operator+(const Tensor& a, double b) {
-  return a.is_floating_point() ? add_scalar(a, b) : add(a, wrap_scalar(b, a));
+  return a.is_floating_point() ? add_scalar(a, b) : add(a, wrap_scalar(b, a, "add"));
 }
 Tensor operator-(const Tensor& a, double b) {
-  return a.is_floating_point() ? add_scalar(a, -b) : sub(a, wrap_scalar(b, a));
+  return a.is_floating_point() ? add_scalar(a, -b) : sub(a, wrap_scalar(b, a, "sub"));
 }
 Tensor operator*(const Tensor& a, double b) {
-  return a.is_floating_point() ? mul_scalar(a, b) : mul(a, wrap_scalar(b, a));
+  return a.is_floating_point() ? mul_scalar(a, b) : mul(a, wrap_scalar(b, a, "mul"));
 }
 Tensor operator/(const Tensor& a, double b) {
-  return a.is_floating_point() ? div_scalar(a, b) : div(a, wrap_scalar(b, a));
+  return a.is_floating_point() ? div_scalar(a, b) : div(a, wrap_scalar(b, a, "div"));
 }
 Tensor operator+(double a, const Tensor& b) { return b + a; }
 Tensor operator-(double a, const Tensor& b) {
-  return b.is_floating_point() ? rsub_scalar(a, b) : sub(wrap_scalar(a, b), b);
+  return b.is_floating_point() ? rsub_scalar(a, b) : sub(wrap_scalar(a, b, "sub"), b);
 }
 Tensor operator*(double a, const Tensor& b) { return b * a; }
-Tensor operator/(double a, const Tensor& b) { return div(wrap_scalar(a, b), b); }
+Tensor operator/(double a, const Tensor& b) { return div(wrap_scalar(a, b, "div"), b); }
 
 }  // namespace tg

@@ -58,8 +58,10 @@ Tensor where(const Tensor& cond, double a, const Tensor& b);
 // min <= x <= max (not at NaN), like PyTorch.
 Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max);
 
-// A 0-dim tensor holding `value` in x's dtype (how C++ numbers enter binary ops).
-Tensor wrap_scalar(double value, const Tensor& like);
+// A 0-dim tensor holding `value` in x's dtype (how C++ numbers enter binary ops). A whole value
+// that does not fit an integer dtype (arange(3) + 1e20) is a tg::Error naming `op`; PyTorch
+// would promote to float there, which tapegrad does not do yet (a fractional value gives float32).
+Tensor wrap_scalar(double value, const Tensor& like, std::string_view op = "scalar operand");
 
 Tensor operator+(const Tensor& a, const Tensor& b);
 Tensor operator-(const Tensor& a, const Tensor& b);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/core/iterate.h"
@@ -90,9 +91,10 @@ Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim) {
     TG_CHECK(match, "cat: tensor ", i, " has shape ", shape_str(t.shape()),
              " which does not match tensor 0's shape ", shape_str(first.shape()), " except in dim ",
              d);
-    out_shape[d] += t.size(d);
+    out_shape[d] = checked_add("cat", "size of the result", out_shape[d], t.size(d));
     sizes.push_back(t.size(d));
   }
+  check_shape("cat", out_shape, static_cast<std::int64_t>(element_size(first.dtype())));
   Tensor out = empty(out_shape, first.dtype());
   {
     NoGradGuard guard;
@@ -137,8 +139,11 @@ std::vector<Tensor> split(const Tensor& x, std::int64_t split_size, std::int64_t
            "split: split_size must be positive, got ", split_size);
   if (n == 0) return {x.narrow(d, 0, 0)};
   std::vector<Tensor> parts;
-  for (std::int64_t start = 0; start < n; start += split_size)
-    parts.push_back(x.narrow(d, start, std::min(split_size, n - start)));
+  for (std::int64_t start = 0; start < n;) {  // start + split_size may not fit int64
+    const std::int64_t len = std::min(split_size, n - start);
+    parts.push_back(x.narrow(d, start, len));
+    start += len;
+  }
   detail::mark_multi_output_views(parts, "split");
   return parts;
 }
@@ -149,7 +154,7 @@ std::vector<Tensor> split_with_sizes(const Tensor& x, const Shape& sizes, std::i
   std::int64_t total = 0;
   for (auto s : sizes) {
     TG_CHECK(s >= 0, "split_with_sizes: sizes must be non-negative, got ", shape_str(sizes));
-    total += s;
+    total = checked_add("split_with_sizes", "sum of sizes", total, s);
   }
   TG_CHECK(total == x.size(d), "split_with_sizes: sizes ", shape_str(sizes), " add up to ", total,
            " but dim ", d, " has size ", x.size(d));
@@ -169,7 +174,7 @@ std::vector<Tensor> chunk(const Tensor& x, std::int64_t chunks, std::int64_t dim
   const auto d = wrap_dim("chunk", dim, x.dim());
   const auto n = x.size(d);
   if (n == 0) return split_with_sizes(x, Shape(chunks, 0), d);
-  return split(x, (n + chunks - 1) / chunks, d);
+  return split(x, n / chunks + (n % chunks != 0), d);  // ceil(n / chunks) without overflow
 }
 
 Tensor index_select(const Tensor& x, std::int64_t dim, const Tensor& index) {
@@ -185,6 +190,7 @@ Tensor index_select(const Tensor& x, std::int64_t dim, const Tensor& index) {
              " of size ", n);
   Shape out_shape = x.shape();
   out_shape[d] = k;
+  check_shape("index_select", out_shape, static_cast<std::int64_t>(element_size(x.dtype())));
   Tensor out = empty(out_shape, x.dtype());
   const Tensor xc = x.detach().contiguous();
   const kernels::Rows r = kernels::rows_along(x.shape(), d);
@@ -289,6 +295,7 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
   const Shape shape = broadcast_shapes("masked_fill", x.shape(), mask.shape());
   const Tensor xv = detail::broadcast_view(x.detach(), shape);
   const Tensor mv = detail::broadcast_view(mask.detach(), shape);
+  check_scalar_fits("masked_fill", value, x.dtype());
   Tensor out = empty(shape, x.dtype());
   dispatch(x.dtype(), [&]<typename T>() {
     const T v = static_cast<T>(value);
@@ -311,13 +318,14 @@ Tensor one_hot(const Tensor& index, std::int64_t num_classes, Dtype dtype) {
   if (classes == -1) {
     TG_CHECK(n > 0, "one_hot: cannot infer the number of classes from an empty tensor; pass ",
              "num_classes");
-    classes = *std::max_element(ip, ip + n) + 1;
+    classes = checked_add("one_hot", "class count", *std::max_element(ip, ip + n), 1);
   }
   for (std::int64_t j = 0; j < n; ++j)
     TG_CHECK(ip[j] < classes, "one_hot: class index ", ip[j], " is out of range for ", classes,
              " classes");
   Shape shape = idx.shape();
   shape.push_back(classes);
+  check_shape("one_hot", shape, static_cast<std::int64_t>(element_size(dtype)));
   Tensor out = zeros(shape, dtype);
   dispatch(dtype, [&]<typename T>() {
     T* op = out.data_ptr<T>();
@@ -340,8 +348,10 @@ Tensor repeat(const Tensor& x, const Shape& repeats) {
   for (std::size_t i = 0; i < repeats.size(); ++i) {
     inter.insert(inter.end(), {1, padded[i]});
     expanded.insert(expanded.end(), {repeats[i], padded[i]});
-    result.push_back(repeats[i] * padded[i]);
+    result.push_back(checked_mul("repeat", "size of the result", repeats[i], padded[i]));
   }
+  check_shape("repeat", result, static_cast<std::int64_t>(element_size(x.dtype())));
+  check_shape("repeat", expanded);
   const Tensor e = x.reshape(inter).expand(expanded);
   return (e.is_contiguous() ? e.clone() : e.contiguous()).view(result);
 }
@@ -366,10 +376,18 @@ Tensor pad(const Tensor& x, const Shape& widths, double value) {
   Shape out_shape = x.shape();
   for (std::int64_t i = 0; i < padded_dims; ++i) {
     const auto d = x.dim() - 1 - i;
-    out_shape[d] += widths[2 * i] + widths[2 * i + 1];
-    TG_CHECK(out_shape[d] >= 0, "pad: padding (", widths[2 * i], ", ", widths[2 * i + 1],
-             ") leaves dim ", d, " of size ", x.size(d), " with negative size ", out_shape[d]);
+    const auto lo = widths[2 * i], hi = widths[2 * i + 1];
+    // INT64_MIN has no negation (the backward pads by -width): refuse it with the overflows.
+    TG_CHECK(lo != std::numeric_limits<std::int64_t>::min() &&
+                 hi != std::numeric_limits<std::int64_t>::min(),
+             "pad: padding (", lo, ", ", hi, ") of dim ", d, " overflows int64");
+    out_shape[d] =
+        checked_add("pad", "padded size", checked_add("pad", "padded size", x.size(d), lo), hi);
+    TG_CHECK(out_shape[d] >= 0, "pad: padding (", lo, ", ", hi, ") leaves dim ", d, " of size ",
+             x.size(d), " with negative size ", out_shape[d]);
   }
+  check_scalar_fits("pad", value, x.dtype());
+  check_shape("pad", out_shape, static_cast<std::int64_t>(element_size(x.dtype())));
   Tensor out = full(out_shape, value, x.dtype());
   // Copy the part of x that survives the cropping (negative widths) to its place.
   Tensor src = x.detach(), dst = out;

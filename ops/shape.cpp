@@ -61,21 +61,26 @@ std::optional<Shape> view_strides(const Tensor& x, const Shape& shape) {
 
 Shape infer_shape(const char* op, const Shape& shape, std::int64_t numel, const Shape& from) {
   Shape out = shape;
-  std::int64_t known = 1, infer = -1;
+  std::int64_t infer = -1;
   for (std::size_t i = 0; i < out.size(); ++i) {
     if (out[i] == -1) {
       TG_CHECK(infer < 0, op, ": only one dimension can be -1, got ", shape_str(shape));
       infer = static_cast<std::int64_t>(i);
     } else {
       TG_CHECK(out[i] >= 0, op, ": invalid size ", out[i], " in shape ", shape_str(shape));
-      known *= out[i];
     }
   }
+  // The known sizes must fit even beside a 0 ({MAX, MAX, MAX, 0} would give wrapped strides).
+  Shape known_dims = out;
+  if (infer >= 0) known_dims[infer] = 1;
+  check_shape(op, known_dims);
+  const std::int64_t known = numel_of(known_dims);
   if (infer >= 0) {
     TG_CHECK(known != 0 && numel % known == 0, op, ": shape ", shape_str(shape),
              " is invalid for input of shape ", shape_str(from));
     out[infer] = numel / known;
   }
+  check_shape(op, out);
   TG_CHECK(numel_of(out) == numel, op, ": shape ", shape_str(shape),
            " is invalid for input of shape ", shape_str(from), " (", numel, " elements)");
   return out;
@@ -104,9 +109,8 @@ Tensor view_backward(const Tensor& g, const Shape& input_shape, ViewFn view) {
     NoGradGuard guard;
     view(out).copy_(g);
   }
-  return record("view_backward", {g}, out, [view](const Tensor& gg, const Saved&) {
-    return grads{view(gg)};
-  });
+  return record("view_backward", {g}, out,
+                [view](const Tensor& gg, const Saved&) { return grads{view(gg)}; });
 }
 
 }  // namespace
@@ -160,7 +164,8 @@ Tensor squeeze(const Tensor& x, std::int64_t dim) {
 Tensor unsqueeze(const Tensor& x, std::int64_t dim) {
   const auto d = wrap_dim("unsqueeze", dim, x.dim() + 1);
   Shape shape = x.shape(), strides = x.strides();
-  const std::int64_t st = d < x.dim() ? x.strides()[d] * x.shape()[d] : 1;
+  const std::int64_t st =
+      d < x.dim() ? checked_mul("unsqueeze", "stride", x.strides()[d], x.shape()[d]) : 1;
   shape.insert(shape.begin() + d, 1);
   strides.insert(strides.begin() + d, st);
   Tensor y = make_view(x, shape, strides, x.offset());
@@ -198,8 +203,8 @@ Tensor transpose(const Tensor& x, std::int64_t dim0, std::int64_t dim1) {
 }
 
 Tensor t(const Tensor& x) {
-  TG_CHECK(x.dim() <= 2, "t: expected a tensor of at most 2 dims, got shape ",
-           shape_str(x.shape()), "; use transpose(dim0, dim1)");
+  TG_CHECK(x.dim() <= 2, "t: expected a tensor of at most 2 dims, got shape ", shape_str(x.shape()),
+           "; use transpose(dim0, dim1)");
   return x.dim() < 2 ? reshape(x, x.shape()) : transpose(x, 0, 1);
 }
 
@@ -220,6 +225,7 @@ Tensor expand(const Tensor& x, const Shape& shape_in) {
                " to ", shape_str(shape_in), " (dim ", i, ": ", s, " vs ", shape[i], ")");
     }
   }
+  check_shape("expand", shape);  // [1, 1] to [2^32, 2^32] is 2^64 elements
   const Tensor b = detail::broadcast_view(x, shape);
   Tensor y = make_view(x, b.shape(), b.strides(), b.offset());
   const Shape in_shape = x.shape();
@@ -238,13 +244,20 @@ Tensor slice(const Tensor& x, std::int64_t dim, std::int64_t start, std::int64_t
   start = std::clamp<std::int64_t>(start, 0, n);
   end = std::clamp<std::int64_t>(end, start, n);
   Shape shape = x.shape(), strides = x.strides();
-  shape[d] = (end - start + step - 1) / step;
-  strides[d] *= step;
+  // Written so that end and step near INT64_MAX cannot overflow: ceil((end - start) / step).
+  shape[d] = (end - start) / step + ((end - start) % step != 0);
+  // stride * step as PyTorch reports it; with at most one element left the stride never steps,
+  // so where that product would overflow the old stride stays (cannot happen with 2+ elements).
+  std::int64_t stepped;
+  if (!__builtin_mul_overflow(strides[d], step, &stepped))
+    strides[d] = stepped;
+  else if (shape[d] > 1)
+    checked_mul("slice", "stride", strides[d], step);
   Tensor y = make_view(x, shape, strides, x.offset() + start * x.strides()[d]);
   const Shape in_shape = x.shape();
   return record("slice", {x}, y, [=](const Tensor& g, const Saved&) {
-    return grads{view_backward(g, in_shape,
-                               [=](const Tensor& t) { return slice(t, d, start, end, step); })};
+    return grads{
+        view_backward(g, in_shape, [=](const Tensor& t) { return slice(t, d, start, end, step); })};
   });
 }
 
@@ -252,7 +265,7 @@ Tensor narrow(const Tensor& x, std::int64_t dim, std::int64_t start, std::int64_
   const auto d = wrap_dim("narrow", dim, x.dim());
   const auto n = x.shape()[d];
   if (start < 0) start += n;
-  TG_CHECK(start >= 0 && length >= 0 && start + length <= n, "narrow: start ", start,
+  TG_CHECK(start >= 0 && length >= 0 && start <= n && length <= n - start, "narrow: start ", start,
            " and length ", length, " do not fit dim ", d, " of size ", n);
   return slice(x, d, start, start + length);
 }

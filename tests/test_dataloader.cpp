@@ -6,6 +6,7 @@
 
 #include <tapegrad/tapegrad.h>
 #include <algorithm>
+#include <limits>
 #include <numeric>
 #include <sstream>
 
@@ -103,6 +104,24 @@ BOOST_AUTO_TEST_CASE(drop_last_and_exact_multiples) {
   DataLoader empty_loader(numbered(0), {.batch_size = 4, .progress = ProgressMode::Off});
   BOOST_TEST(empty_loader.size() == 0);
   BOOST_TEST(run_epoch(empty_loader).empty());
+}
+
+// Issue 17 item 11: the batch count used to be (n + b - 1) / b, which overflows for b near
+// INT64_MAX (0 batches, undefined behaviour); the last batch's end likewise.
+BOOST_AUTO_TEST_CASE(batch_size_int64_max_gives_one_batch) {
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  DataLoader one(numbered(5), {.batch_size = kMax, .progress = ProgressMode::Off});
+  BOOST_TEST(one.size() == 1);
+  std::vector<std::int64_t> sizes;
+  BOOST_TEST(run_epoch(one, &sizes) == iota_vec(5), boost::test_tools::per_element());
+  BOOST_TEST(sizes == (std::vector<std::int64_t>{5}), boost::test_tools::per_element());
+  DataLoader none(numbered(5),
+                  {.batch_size = kMax, .drop_last = true, .progress = ProgressMode::Off});
+  BOOST_TEST(none.size() == 0);
+  BOOST_TEST(run_epoch(none).empty());
+  DataLoader almost(numbered(5), {.batch_size = kMax - 1, .progress = ProgressMode::Off});
+  BOOST_TEST(almost.size() == 1);
+  BOOST_TEST(run_epoch(almost).size() == 5u);
 }
 
 BOOST_AUTO_TEST_CASE(shuffle_is_a_permutation_repeatable_by_seed_and_new_each_epoch) {

@@ -3,8 +3,10 @@
 #define BOOST_TEST_MODULE tensor
 #include <boost/test/unit_test.hpp>
 
-#include <sstream>
 #include <tapegrad/tapegrad.h>
+#include <cmath>
+#include <limits>
+#include <sstream>
 
 using namespace tg;
 
@@ -156,7 +158,8 @@ BOOST_AUTO_TEST_CASE(elementwise_and_reduction_values) {
   auto x = tensor({-1.0, 0.0, 2.0}, kFloat64);
   BOOST_TEST(allclose(exp(x), tensor({std::exp(-1.0), 1.0, std::exp(2.0)}, kFloat64)));
   BOOST_TEST(allclose(relu(x), tensor({0.0, 0.0, 2.0}, kFloat64)));
-  BOOST_TEST(allclose(sigmoid(tensor({0.0, 800.0, -800.0}, kFloat64)), tensor({0.5, 1.0, 0.0}, kFloat64)));
+  BOOST_TEST(
+      allclose(sigmoid(tensor({0.0, 800.0, -800.0}, kFloat64)), tensor({0.5, 1.0, 0.0}, kFloat64)));
   BOOST_TEST(allclose(tanh(x), tensor({std::tanh(-1.0), 0.0, std::tanh(2.0)}, kFloat64)));
   BOOST_TEST(allclose(pow(x, 2.0), tensor({1.0, 0.0, 4.0}, kFloat64)));
   BOOST_TEST(allclose(log(tensor({1.0, std::exp(1.0)}, kFloat64)), tensor({0.0, 1.0}, kFloat64)));
@@ -192,7 +195,10 @@ BOOST_AUTO_TEST_CASE(matmul_shapes_and_values) {
   BOOST_TEST(matmul(batch.unsqueeze(0).expand({2, 4, 3, 2}), bb).shape() == (Shape{2, 4, 3, 5}));
   auto msg = error_of([&] { matmul(zeros({64, 784}), zeros({100, 10})); });
   BOOST_TEST(msg == "matmul: cannot multiply [64, 784] by [100, 10] (784 != 100)");
-  BOOST_TEST(contains(error_of([&] { matmul(zeros({2, 2}), zeros({2, 2}, kFloat64)); }), "dtypes differ"));
+  BOOST_TEST(contains(error_of([&] {
+                        matmul(zeros({2, 2}), zeros({2, 2}, kFloat64));
+                      }),
+                      "dtypes differ"));
   BOOST_TEST(matmul(zeros({3, 0}), zeros({0, 2})).sum().item() == 0.0);
 }
 
@@ -219,7 +225,9 @@ BOOST_AUTO_TEST_CASE(in_place_ops_write_through_and_bump_versions) {
 BOOST_AUTO_TEST_CASE(printing_shows_values_shape_and_dtype) {
   std::ostringstream os;
   os << tensor({{1.5f, -2.0f}, {3.25f, 4.0f}});
-  BOOST_TEST(os.str() == "tensor([[ 1.5000, -2.0000],\n        [ 3.2500,  4.0000]], shape=[2, 2], dtype=float32)");
+  BOOST_TEST(
+      os.str() ==
+      "tensor([[ 1.5000, -2.0000],\n        [ 3.2500,  4.0000]], shape=[2, 2], dtype=float32)");
   std::ostringstream big;
   big << arange(0, 2000, 1, kFloat32).reshape({40, 50});
   BOOST_TEST(contains(big.str(), "..."));
@@ -230,12 +238,104 @@ BOOST_AUTO_TEST_CASE(printing_shows_values_shape_and_dtype) {
   BOOST_TEST(ints.str() == "tensor([0, 1, 2], shape=[3], dtype=int64)");
 }
 
+// Issue 17 item 11: int64 values print exactly (they used to go through double: INT64_MAX
+// printed as -9223372036854775808 and 2^53 + 1 as 2^53).
+BOOST_AUTO_TEST_CASE(printing_int64_is_exact) {
+  std::ostringstream os;
+  os << from_vector(std::vector<std::int64_t>{std::numeric_limits<std::int64_t>::max(),
+                                              (std::int64_t{1} << 53) + 1,
+                                              std::numeric_limits<std::int64_t>::min()});
+  BOOST_TEST(os.str() ==
+             "tensor([ 9223372036854775807,     9007199254740993, -9223372036854775808], "
+             "shape=[3], dtype=int64)");
+  std::ostringstream u8;
+  u8 << from_vector(std::vector<std::uint8_t>{0, 255, 7});
+  BOOST_TEST(u8.str() == "tensor([  0, 255,   7], shape=[3], dtype=uint8)");
+}
+
+// Issue 17 item 14: a summarized print reads only the printed elements (it used to copy the
+// whole tensor to doubles, 5.5-18 s for 10M elements), and the column format comes from the
+// printed elements only, as PyTorch's summarize does.
+BOOST_AUTO_TEST_CASE(printing_reads_only_what_it_shows) {
+  // 2^40 elements as a stride-0 view: copying them (8 TiB of doubles) cannot work.
+  std::ostringstream huge;
+  huge << full({1}, 7.0).expand({std::int64_t{1} << 20, std::int64_t{1} << 20});
+  BOOST_TEST(huge.str() ==
+             "tensor([[7.0, 7.0, 7.0, ..., 7.0, 7.0, 7.0],\n"
+             "        [7.0, 7.0, 7.0, ..., 7.0, 7.0, 7.0],\n"
+             "        [7.0, 7.0, 7.0, ..., 7.0, 7.0, 7.0],\n"
+             "        ...,\n"
+             "        [7.0, 7.0, 7.0, ..., 7.0, 7.0, 7.0],\n"
+             "        [7.0, 7.0, 7.0, ..., 7.0, 7.0, 7.0],\n"
+             "        [7.0, 7.0, 7.0, ..., 7.0, 7.0, 7.0]], shape=[1048576, 1048576], "
+             "dtype=float32)");
+  // An elided value does not widen the columns or change the precision.
+  Tensor z = zeros({2000});
+  z.set({1000}, 123456.5);
+  std::ostringstream os;
+  os << z;
+  BOOST_TEST(os.str() ==
+             "tensor([0.0, 0.0, 0.0, ..., 0.0, 0.0, 0.0], shape=[2000], dtype=float32)");
+  // A strided view prints its own elements.
+  std::ostringstream strided;
+  strided << arange(0, 4000, 1).reshape({2, 2000}).slice(1, 1, 2000, 2);
+  BOOST_TEST(strided.str() ==
+             "tensor([[   1,    3,    5, ..., 1995, 1997, 1999],\n"
+             "        [2001, 2003, 2005, ..., 3995, 3997, 3999]], "
+             "shape=[2, 1000], dtype=int64)");
+}
+
+// Issue 17 item 9: a scalar that does not fit the dtype is an error naming the op, as in PyTorch
+// ("value cannot be converted to type int64_t without overflow"), not int64 garbage.
+BOOST_AUTO_TEST_CASE(scalars_that_do_not_fit_the_dtype_are_errors) {
+  const auto fits = [](const std::string& msg, const std::string& op) {
+    return contains(msg, op + ": value") && contains(msg, "without overflow");
+  };
+  BOOST_TEST(fits(error_of([] { full({2}, 1e30, kInt64); }), "full"));
+  BOOST_TEST(contains(error_of([] { full({2}, 1e30, kInt64); }),
+                      "1e+30 cannot be converted to type int64"));
+  BOOST_TEST(fits(error_of([] { arange(3) + 1e20; }), "add"));
+  BOOST_TEST(fits(error_of([] { arange(3) - 1e20; }), "sub"));
+  BOOST_TEST(fits(error_of([] { arange(3) * 1e20; }), "mul"));
+  BOOST_TEST(fits(error_of([] { 1e20 - arange(3); }), "sub"));
+  BOOST_TEST(fits(error_of([] { (void)(arange(3) < 1e20); }), "lt"));
+  BOOST_TEST(fits(error_of([] { arange(3) + std::numeric_limits<double>::infinity(); }), "add"));
+  BOOST_TEST(fits(error_of([] { full({2}, 0x1p63, kInt64); }), "full"));  // INT64_MAX + 1
+  BOOST_TEST(fits(error_of([] { full({2}, std::nan(""), kInt64); }), "full"));
+  BOOST_TEST(fits(error_of([] { full({2}, 256, kUInt8); }), "full"));
+  BOOST_TEST(fits(error_of([] { full({2}, -1, kUInt8); }), "full"));
+  BOOST_TEST(fits(error_of([] { full({2}, 1e39, kFloat32); }), "full"));
+  BOOST_TEST(fits(error_of([] { full_like(arange(2), 1e19); }), "full_like"));
+  BOOST_TEST(fits(error_of([] { scalar_tensor(1e19, kInt64); }), "scalar_tensor"));
+  BOOST_TEST(fits(error_of([] { arange(9.2e18, 9.4e18, 1e17); }), "arange"));
+  BOOST_TEST(fits(error_of([] { linspace(0, 300, 4, kUInt8); }), "linspace"));
+  BOOST_TEST(fits(error_of([] { tensor({1.0, 1e19}, kInt64); }), "tensor"));
+  BOOST_TEST(fits(error_of([] { arange(2).set({0}, 1e19); }), "set"));
+  BOOST_TEST(
+      fits(error_of([] { masked_fill(arange(2), ones({2}, kUInt8), 1e19); }), "masked_fill"));
+  // What fits still works, at the edges too (fractions truncate toward zero, as in PyTorch).
+  BOOST_TEST(full({1}, -0x1p63, kInt64).item<std::int64_t>() ==
+             std::numeric_limits<std::int64_t>::min());
+  BOOST_TEST(full({1}, 2.5, kInt64).item<std::int64_t>() == 2);
+  BOOST_TEST(full({1}, -2.5, kInt64).item<std::int64_t>() == -2);
+  BOOST_TEST(full({1}, 255, kUInt8).item<int>() == 255);
+  BOOST_TEST(std::isinf(full({1}, std::numeric_limits<double>::infinity()).item()));
+  BOOST_TEST((arange(3) + 1e18).at<std::int64_t>({2}) == 1000000000000000002LL);
+  BOOST_TEST((arange(3) + 0.5).dtype() == kFloat32);  // a fraction already gives float32
+}
+
 BOOST_AUTO_TEST_CASE(bad_calls_throw_clear_errors) {
   BOOST_TEST(contains(error_of([] { zeros({2, -1}); }), "negative size -1"));
   BOOST_TEST(contains(error_of([] { zeros({2, 3}).at({2, 0}); }), "index 2 is out of range"));
-  BOOST_TEST(contains(error_of([] { zeros({2, 3}).item(); }), "item: expected a tensor with one element"));
+  BOOST_TEST(contains(error_of([] {
+                        zeros({2, 3}).item();
+                      }),
+                      "item: expected a tensor with one element"));
   BOOST_TEST(contains(error_of([] { zeros({2, 3}).sum({2}); }), "dim 2 is out of range"));
-  BOOST_TEST(contains(error_of([] { zeros({2, 3}).reshape({4, 2}); }), "shape [4, 2] is invalid for input of shape [2, 3]"));
+  BOOST_TEST(contains(error_of([] {
+                        zeros({2, 3}).reshape({4, 2});
+                      }),
+                      "shape [4, 2] is invalid for input of shape [2, 3]"));
   BOOST_TEST(contains(error_of([] { zeros({2, 3}).expand({4, 3, 2}); }), "expand: cannot expand"));
   BOOST_TEST(contains(error_of([] { zeros({2, 3}).permute({0, 0}); }), "repeats"));
   BOOST_TEST(contains(error_of([] { zeros({2, 3}).select(1, 3); }), "index 3 is out of range"));
