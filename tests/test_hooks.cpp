@@ -147,10 +147,11 @@ BOOST_AUTO_TEST_CASE(many_hooks_added_during_a_pass_keep_the_list_valid) {
   auto x = tensor({1.0f}).requires_grad_();
   auto y = x * 1.0;
   int added_runs = 0;
-  for (Tensor t : {x, y})
-    t.register_hook([&, t](const Tensor&) {
+  // By pointer: a hook holding its own tensor by value would be a reference cycle.
+  for (Tensor* t : {&x, &y})
+    t->register_hook([&added_runs, t](const Tensor&) {
       for (int i = 0; i < 100; ++i)
-        t.register_hook([&](const Tensor&) {
+        t->register_hook([&added_runs](const Tensor&) {
           ++added_runs;
           return Tensor();
         });
