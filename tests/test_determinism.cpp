@@ -170,7 +170,7 @@ BOOST_AUTO_TEST_CASE(kernels_agree_on_one_and_two_threads) {
 // which more products are split).
 BOOST_AUTO_TEST_CASE(every_kernel_set_agrees_on_one_and_two_threads) {
   if (std::getenv("TAPEGRAD_DETERMINISM_CHILD")) return;  // already one of the runs below
-  for (const std::optional<std::string> kernels :
+  for (const std::optional<std::string>& kernels :
        {std::optional<std::string>("Haswell"), std::optional<std::string>(),
         std::optional<std::string>("Prescott")}) {
     std::fflush(nullptr);
