@@ -16,6 +16,7 @@
 #include <typeinfo>
 #include <vector>
 
+#include "error_text.h"
 #include "run_in_child.h"
 
 namespace tg::misuse {
@@ -27,9 +28,7 @@ struct Misuse {
   std::string known_issue = {};     // non-empty: a reported library defect (warn, not fail)
 };
 
-inline bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
+using test::contains;
 
 // What a call did: "" when it threw tg::Error (message in `msg`), else a description.
 inline std::string outcome(const std::function<void()>& call, std::string& msg) {

@@ -24,9 +24,11 @@
 #include <filesystem>
 #include <random>
 #include <thread>
+#include "error_text.h"
 #include "temp_dir.h"
 
 using namespace tg;
+using namespace tg::test;
 namespace fs = std::filesystem;
 namespace tt = boost::test_tools;
 
@@ -211,21 +213,6 @@ namespace {
 
 StateDict small(float v) { return {{"w", full({3}, v)}}; }
 float value_in(const fs::path& p) { return load(p).at("w").to_vector<float>()[0]; }
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("non-tg exception: ") + e.what();
-  }
-  return "<no error>";
-}
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
 
 }  // namespace
 

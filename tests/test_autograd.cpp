@@ -5,22 +5,12 @@
 
 #include <tapegrad/tapegrad.h>
 #include <cmath>
+#include "error_text.h"
 
 using namespace tg;
+using namespace tg::test;
 
 namespace {
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
 Tensor leaf(std::initializer_list<double> v) { return tensor(v, kFloat64).requires_grad_(); }
 }  // namespace
 

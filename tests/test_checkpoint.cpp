@@ -10,25 +10,15 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include "error_text.h"
 #include "temp_dir.h"
 
 using namespace tg;
+using namespace tg::test;
 namespace fs = std::filesystem;
 namespace tt = boost::test_tools;
 
 namespace {
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
 
 // A fresh directory per test, removed after.
 

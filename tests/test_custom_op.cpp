@@ -2,10 +2,12 @@
 #define BOOST_TEST_MODULE custom_op
 #include <boost/test/unit_test.hpp>
 
-#include <cmath>
 #include <tapegrad/tapegrad.h>
+#include <cmath>
+#include "error_text.h"
 
 using namespace tg;
+using namespace tg::test;
 
 namespace {
 
@@ -70,7 +72,9 @@ BOOST_AUTO_TEST_CASE(multi_input_multi_output_with_scalars) {
   BOOST_TEST(gradcheck(fn, {a, b}));
   BOOST_TEST(gradgradcheck(fn, {a, b}));
   // Only one output used: the other's gradient is zero.
-  auto only_sum = [](const std::vector<Tensor>& in) { return ScaledMulAdd::apply(in[0], in[1], 2.0)[1]; };
+  auto only_sum = [](const std::vector<Tensor>& in) {
+    return ScaledMulAdd::apply(in[0], in[1], 2.0)[1];
+  };
   BOOST_TEST(gradcheck(only_sum, {a, b}));
 }
 
@@ -117,18 +121,6 @@ BOOST_AUTO_TEST_CASE(custom_op_in_a_small_network_learns) {
 
 // ---- backward returning the wrong thing (issue 16, item 10); PyTorch 1.13's rules ----
 namespace {
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
 
 // forward a * b; backward returns whatever `Case` picks.
 enum class Case { Nothing, FirstUndefined, ExtraUndefined, ExtraDefined, WrongShape, Float64 };

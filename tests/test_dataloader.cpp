@@ -9,25 +9,14 @@
 #include <limits>
 #include <numeric>
 #include <sstream>
+#include "error_text.h"
 
 using namespace tg;
+using namespace tg::test;
 using data::DataLoader;
 using data::TensorDataset;
 
 namespace {
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
 
 // n samples: input row i = [i, i + 0.5, -i] (float32), target i (int64).
 TensorDataset numbered(std::int64_t n) {

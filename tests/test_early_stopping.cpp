@@ -9,24 +9,13 @@
 #include <limits>
 #include <map>
 #include <string>
+#include "error_text.h"
 
 using namespace tg;
+using namespace tg::test;
 namespace F = tg::nn::functional;
 
 namespace {
-
-template <typename Fn>
-std::string error_of(Fn&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
 
 // The problem. Model y = w x (one weight, w0 = 0), x = 1. Training target 2x, validation target
 // x. Full-batch SGD with lr 0.05 on mean((w x - 2x)^2) (gradient 2 (w - 2)) gives

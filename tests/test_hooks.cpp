@@ -9,22 +9,12 @@
 #include <tapegrad/tapegrad.h>
 #include <string>
 #include <vector>
+#include "error_text.h"
 
 using namespace tg;
+using namespace tg::test;
 
 namespace {
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
 std::vector<float> values(const Tensor& t) { return t.to_vector<float>(); }
 using Calls = std::vector<std::string>;
 }  // namespace

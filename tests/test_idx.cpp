@@ -19,27 +19,16 @@
 #include <fstream>
 #include <thread>
 
+#include "error_text.h"
 #include "run_in_child.h"
 #include "temp_dir.h"
 
 using namespace tg;
+using namespace tg::test;
 using namespace tg::datasets;
 namespace fs = std::filesystem;
 
 namespace {
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
 
 // A fresh directory per test case, removed afterwards.
 

@@ -5,23 +5,12 @@
 
 #include <tapegrad/tapegrad.h>
 #include <cmath>
+#include "error_text.h"
 
 using namespace tg;
+using namespace tg::test;
 
 namespace {
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
 
 Tensor ints(std::vector<std::int64_t> v) { return from_vector(v); }
 

@@ -7,23 +7,13 @@
 #include <cmath>
 #include <numbers>
 #include <sstream>
+#include "error_text.h"
 
 using namespace tg;
+using namespace tg::test;
 namespace tt = boost::test_tools;
 
 namespace {
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
 // Elementwise check of y against f(x) (float64 tensors).
 template <typename F>
 void check_map(const Tensor& x, const Tensor& y, F f, double tol = 1e-12) {

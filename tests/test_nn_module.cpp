@@ -7,22 +7,12 @@
 #include <cmath>
 #include <sstream>
 #include <type_traits>
+#include "error_text.h"
 
 using namespace tg;
+using namespace tg::test;
 
 namespace {
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
 
 // A leaf module written by hand, with a parameter and a buffer.
 struct Scale : nn::Module {

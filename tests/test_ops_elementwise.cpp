@@ -9,22 +9,12 @@
 #include <cmath>
 #include <limits>
 #include <numbers>
+#include "error_text.h"
 
 using namespace tg;
+using namespace tg::test;
 
 namespace {
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
 Tensor f64(std::initializer_list<double> v) { return tensor(v, kFloat64); }
 Tensor leaf(std::initializer_list<double> v) { return tensor(v, kFloat64).requires_grad_(); }
 std::vector<double> vec(const Tensor& t) { return t.to_vector<double>(); }

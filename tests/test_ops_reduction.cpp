@@ -8,22 +8,12 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include "error_text.h"
 
 using namespace tg;
+using namespace tg::test;
 
 namespace {
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
 Tensor f64(std::initializer_list<double> v, const Shape& shape = {}) {
   Tensor t = tensor(v, kFloat64);
   return shape.empty() ? t : t.reshape(shape);

@@ -8,23 +8,13 @@
 #include <cmath>
 #include <functional>
 #include <optional>
+#include "error_text.h"
 
 using namespace tg;
+using namespace tg::test;
 namespace tt = boost::test_tools;
 
 namespace {
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
 
 Tensor param(std::initializer_list<double> v) { return tensor(v, kFloat64).requires_grad_(); }
 

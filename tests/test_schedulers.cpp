@@ -8,23 +8,13 @@
 #include <functional>
 #include <memory>
 #include <numbers>
+#include "error_text.h"
 
 using namespace tg;
+using namespace tg::test;
 namespace tt = boost::test_tools;
 
 namespace {
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
 
 struct Fixture {
   Tensor p = zeros({2}).requires_grad_();

@@ -7,23 +7,12 @@
 #include <cmath>
 #include <limits>
 #include <sstream>
+#include "error_text.h"
 
 using namespace tg;
+using namespace tg::test;
 
-namespace {
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
-}  // namespace
+namespace {}  // namespace
 
 BOOST_AUTO_TEST_CASE(factories_fill_shapes_and_dtypes) {
   auto z = zeros({2, 3});

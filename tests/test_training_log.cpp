@@ -11,25 +11,14 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include "error_text.h"
 #include "temp_dir.h"
 
 using namespace tg;
+using namespace tg::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
 
 std::string slurp(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);

@@ -7,24 +7,13 @@
 #include <tapegrad/tapegrad.h>
 #include <cmath>
 #include <numbers>
+#include "error_text.h"
 
 using namespace tg;
+using namespace tg::test;
 using namespace tg::datasets;
 
 namespace {
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-bool contains(const std::string& s, const std::string& part) {
-  return s.find(part) != std::string::npos;
-}
 
 // n distinct 28x28 images [n, 784]: pixel (r, c) of image i = (i + 1) * (r * 28 + c + 1) / 1000.
 Tensor numbered_images(std::int64_t n, std::int64_t h = 28, std::int64_t w = 28) {
