@@ -65,8 +65,10 @@ struct Function {
       return Derived::forward(*ctx, std::forward<Args>(args)...);
     }();
     std::vector<Tensor> outputs;
-    if constexpr (std::is_same_v<Result, Tensor>) outputs = {result};
-    else outputs = result;
+    if constexpr (std::is_same_v<Result, Tensor>)
+      outputs = {result};
+    else
+      outputs = result;
     // An output that is an input handle must become its own tensor before it gets a grad_fn.
     for (auto& out : outputs)
       for (const auto& in : inputs)
@@ -91,14 +93,18 @@ struct Function {
                    ", one per Tensor argument of forward; got ", g.size(), ")");
           return g;
         });
-    if constexpr (std::is_same_v<Result, Tensor>) return recorded[0];
-    else return recorded;
+    if constexpr (std::is_same_v<Result, Tensor>)
+      return recorded[0];
+    else
+      return recorded;
   }
 
  private:
   static std::string op_name() {
-    if constexpr (requires { Derived::name; }) return std::string(Derived::name);
-    else return "custom_op";
+    if constexpr (requires { Derived::name; })
+      return std::string(Derived::name);
+    else
+      return "custom_op";
   }
   template <typename A>
   static void collect(std::vector<Tensor>& inputs, const A& a) {
