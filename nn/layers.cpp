@@ -63,13 +63,28 @@ std::string Dropout::extra_repr() const {
   return os.str();
 }
 
-// ---- BatchNorm1d ----
+// ---- Dropout2d ----
 
-BatchNorm1d::BatchNorm1d(std::int64_t n, const BatchNormOptions& o) : num_features(n), options(o) {
-  TG_CHECK(n > 0, "BatchNorm1d: num_features must be positive, got ", n);
-  TG_CHECK(o.eps > 0.0, "BatchNorm1d: eps must be positive, got ", o.eps);
-  TG_CHECK(!o.momentum || (*o.momentum >= 0.0 && *o.momentum <= 1.0),
-           "BatchNorm1d: momentum must be in [0, 1], got ", o.momentum.value_or(0.0));
+Dropout2d::Dropout2d(double p_) : p(p_) {
+  TG_CHECK(p >= 0.0 && p <= 1.0, "Dropout2d: probability must be in [0, 1], got ", p);
+}
+
+Tensor Dropout2d::forward(const Tensor& x) { return functional::dropout2d(x, p, is_training()); }
+
+std::string Dropout2d::extra_repr() const {
+  std::ostringstream os;
+  os << "p=" << p;
+  return os.str();
+}
+
+// ---- BatchNorm1d, BatchNorm2d ----
+
+BatchNorm::BatchNorm(const char* type, std::int64_t n, const BatchNormOptions& o)
+    : num_features(n), options(o), type_(type) {
+  TG_CHECK(n > 0, type, ": num_features must be positive, got ", n);
+  TG_CHECK(o.eps > 0.0, type, ": eps must be positive, got ", o.eps);
+  TG_CHECK(!o.momentum || (*o.momentum >= 0.0 && *o.momentum <= 1.0), type,
+           ": momentum must be in [0, 1], got ", o.momentum.value_or(0.0));
   if (o.affine) {
     weight = register_parameter("weight", ones({n}));
     bias = register_parameter("bias", zeros({n}));
@@ -81,7 +96,7 @@ BatchNorm1d::BatchNorm1d(std::int64_t n, const BatchNormOptions& o) : num_featur
   }
 }
 
-void BatchNorm1d::reset_running_stats() {
+void BatchNorm::reset_running_stats() {
   if (!options.track_running_stats) return;
   NoGradGuard guard;
   running_mean.zero_();
@@ -89,7 +104,7 @@ void BatchNorm1d::reset_running_stats() {
   num_batches_tracked.zero_();
 }
 
-void BatchNorm1d::reset_parameters() {
+void BatchNorm::reset_parameters() {
   reset_running_stats();
   if (options.affine) {
     init::ones_(weight);
@@ -97,11 +112,20 @@ void BatchNorm1d::reset_parameters() {
   }
 }
 
-Tensor BatchNorm1d::forward(const Tensor& x) {
-  TG_CHECK(x.defined(), "BatchNorm1d: input is undefined");
+void BatchNorm1d::check_input(const Tensor& x) const {
   TG_CHECK((x.dim() == 2 || x.dim() == 3) && x.size(1) == num_features, "BatchNorm1d(",
            num_features, "): expected input of shape [N, ", num_features, "] or [N, ", num_features,
            ", L], got ", shape_str(x.shape()));
+}
+
+void BatchNorm2d::check_input(const Tensor& x) const {
+  TG_CHECK(x.dim() == 4 && x.size(1) == num_features, "BatchNorm2d(", num_features,
+           "): expected input of shape [N, ", num_features, ", H, W], got ", shape_str(x.shape()));
+}
+
+Tensor BatchNorm::forward(const Tensor& x) {
+  TG_CHECK(x.defined(), type_, ": input is undefined");
+  check_input(x);
   double factor = options.momentum.value_or(0.0);
   const bool tracking = options.track_running_stats;
   if (is_training() && tracking) {
@@ -119,7 +143,7 @@ Tensor BatchNorm1d::forward(const Tensor& x) {
                                 factor, options.eps);
 }
 
-std::string BatchNorm1d::extra_repr() const {
+std::string BatchNorm::extra_repr() const {
   std::ostringstream os;
   os << num_features << ", eps=" << options.eps << ", momentum=";
   if (options.momentum)
@@ -140,6 +164,32 @@ Tensor Flatten::forward(const Tensor& x) { return tg::flatten(x, start_dim, end_
 std::string Flatten::extra_repr() const {
   std::ostringstream os;
   os << "start_dim=" << start_dim << ", end_dim=" << end_dim;
+  return os.str();
+}
+
+// ---- Unflatten ----
+
+Unflatten::Unflatten(std::int64_t d, Shape s) : dim(d), sizes(std::move(s)) {
+  TG_CHECK(!sizes.empty(), "Unflatten: sizes must not be empty");
+}
+
+Tensor Unflatten::forward(const Tensor& x) {
+  TG_CHECK(x.defined(), "Unflatten: input is undefined");
+  const std::int64_t n = x.dim();
+  TG_CHECK(dim >= -n && dim < n, "Unflatten: dim ", dim, " is out of range for input of shape ",
+           shape_str(x.shape()));
+  const std::int64_t d = dim < 0 ? dim + n : dim;
+  Shape shape(x.shape().begin(), x.shape().begin() + d);
+  for (auto v : sizes) shape.push_back(v);
+  for (std::int64_t i = d + 1; i < n; ++i) shape.push_back(x.size(i));
+  return x.reshape(shape);
+}
+
+std::string Unflatten::extra_repr() const {
+  std::ostringstream os;
+  os << "dim=" << dim << ", unflattened_size=(";
+  for (std::size_t i = 0; i < sizes.size(); ++i) os << (i ? ", " : "") << sizes[i];
+  os << ")";
   return os.str();
 }
 

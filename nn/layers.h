@@ -1,5 +1,6 @@
 #pragma once
-// The basic layers: Linear, Dropout, BatchNorm1d, Flatten, Identity. Each is a movable
+// The basic layers: Linear, Dropout, Dropout2d, BatchNorm1d, BatchNorm2d, Flatten, Unflatten,
+// Identity. Each is a movable
 // OwningModule, so it can be a member of a network or be moved into a Sequential.
 #include <cstdint>
 #include <optional>
@@ -39,6 +40,17 @@ class Dropout : public OwningModule {
   double p;
 };
 
+// Channel dropout on [N, C, H, W] (or unbatched [C, H, W]): in training zeroes whole channels
+// with probability p and scales the others by 1 / (1 - p); identity in eval mode.
+class Dropout2d : public OwningModule {
+ public:
+  explicit Dropout2d(double p = 0.5);
+  Tensor forward(const Tensor& input) override;
+  std::string extra_repr() const override;
+
+  double p;
+};
+
 struct BatchNormOptions {
   double eps = 1e-5;
   // Weight of the newest batch in the running statistics; nullopt = cumulative average.
@@ -47,12 +59,12 @@ struct BatchNormOptions {
   bool track_running_stats = true;  // keep running_mean/var for eval mode
 };
 
-// Batch normalization over [N, C] or [N, C, L] inputs, per channel C. Training normalizes by
-// the batch statistics and updates running_mean / running_var (unbiased) and
-// num_batches_tracked; eval normalizes by the running statistics.
-class BatchNorm1d : public OwningModule {
+// Batch normalization per channel (dim 1). Training normalizes by the batch statistics and
+// updates running_mean / running_var (unbiased) and num_batches_tracked; eval normalizes by the
+// running statistics. BatchNorm1d takes [N, C] or [N, C, L], BatchNorm2d [N, C, H, W]; state-dict
+// names as PyTorch's (weight, bias, running_mean, running_var, num_batches_tracked).
+class BatchNorm : public OwningModule {
  public:
-  explicit BatchNorm1d(std::int64_t num_features, const BatchNormOptions& options = {});
   Tensor forward(const Tensor& input) override;
   void reset_running_stats();
   void reset_parameters();  // running stats, then weight = 1, bias = 0
@@ -63,6 +75,29 @@ class BatchNorm1d : public OwningModule {
   Tensor weight, bias;               // [C], undefined unless affine
   Tensor running_mean, running_var;  // [C], undefined unless tracking
   Tensor num_batches_tracked;        // int64 scalar, undefined unless tracking
+
+ protected:
+  BatchNorm(const char* type, std::int64_t num_features, const BatchNormOptions& options);
+  virtual void check_input(const Tensor& input) const = 0;
+  const char* type_;
+};
+
+class BatchNorm1d : public BatchNorm {
+ public:
+  explicit BatchNorm1d(std::int64_t num_features, const BatchNormOptions& options = {})
+      : BatchNorm("BatchNorm1d", num_features, options) {}
+
+ protected:
+  void check_input(const Tensor& input) const override;
+};
+
+class BatchNorm2d : public BatchNorm {
+ public:
+  explicit BatchNorm2d(std::int64_t num_features, const BatchNormOptions& options = {})
+      : BatchNorm("BatchNorm2d", num_features, options) {}
+
+ protected:
+  void check_input(const Tensor& input) const override;
 };
 
 // Flattens dims start_dim..end_dim into one (by default all but the batch dim).
@@ -73,6 +108,17 @@ class Flatten : public OwningModule {
   std::string extra_repr() const override;
 
   std::int64_t start_dim, end_dim;
+};
+
+// Unflattens dim `dim` into `sizes` (one entry may be -1), e.g. [N, 784] -> [N, 1, 28, 28].
+class Unflatten : public OwningModule {
+ public:
+  Unflatten(std::int64_t dim, Shape sizes);
+  Tensor forward(const Tensor& input) override;
+  std::string extra_repr() const override;
+
+  std::int64_t dim;
+  Shape sizes;
 };
 
 // Returns its input (a placeholder, e.g. to switch a layer off).

@@ -1,6 +1,6 @@
-// batch_norm for [N, C] and [N, C, L]. The forward is a fused kernel (statistics in double, one
-// task per group of channels). Backward in training mode has two paths that compute the same
-// gradient:
+// batch_norm for [N, C], [N, C, L] and [N, C, H, W] (the dims after C are one flat L). The forward
+// is a fused kernel (statistics in double, one task per group of channels). Backward in training
+// mode has two paths that compute the same gradient:
 //   - plain backward (grad mode off while it runs): a fused kernel from the saved batch
 //     statistics, two passes per channel;
 //   - create_graph (grad mode on): the textbook formula written in differentiable ops from the
@@ -46,6 +46,34 @@ void for_channel_blocks(const Layout& s, const std::function<void(std::int64_t, 
   detail::parallel_for(s.C, block, f);
 }
 
+// Sums over one contiguous run of a channel (the L > 1 layouts) in eight double lanes, so the
+// loop vectorizes; the order of additions is fixed, whatever the threads.
+constexpr int kLanes = 8;
+template <typename T>
+double lane_sum(const T* __restrict x, std::int64_t n) {
+  double acc[kLanes] = {};
+  std::int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int j = 0; j < kLanes; ++j) acc[j] += static_cast<double>(x[i + j]);
+  double total = 0.0;
+  for (; i < n; ++i) total += static_cast<double>(x[i]);
+  for (int j = 0; j < kLanes; ++j) total += acc[j];
+  return total;
+}
+// sum (x - m)^2, or with g given sum g * (x - m).
+template <typename T>
+double lane_dot_centered(const T* __restrict a, const T* __restrict x, double m, std::int64_t n) {
+  double acc[kLanes] = {};
+  std::int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int j = 0; j < kLanes; ++j)
+      acc[j] += static_cast<double>(a[i + j]) * (static_cast<double>(x[i + j]) - m);
+  double total = 0.0;
+  for (; i < n; ++i) total += static_cast<double>(a[i]) * (static_cast<double>(x[i]) - m);
+  for (int j = 0; j < kLanes; ++j) total += acc[j];
+  return total;
+}
+
 // Per-channel mean and biased variance, two passes in double.
 template <typename T>
 void channel_stats(const T* x, const Layout& s, std::vector<double>& mean,
@@ -73,15 +101,13 @@ void channel_stats(const T* x, const Layout& s, std::vector<double>& mean,
     }
     for (std::int64_t c = c0; c < c1; ++c) {
       double total = 0.0;
-      for (std::int64_t n = 0; n < s.N; ++n)
-        for (std::int64_t l = 0; l < s.L; ++l) total += x[s.at(n, c, l)];
+      for (std::int64_t n = 0; n < s.N; ++n) total += lane_sum(x + s.at(n, c, 0), s.L);
       m[c] = total * inv_count;
       double sq = 0.0;
-      for (std::int64_t n = 0; n < s.N; ++n)
-        for (std::int64_t l = 0; l < s.L; ++l) {
-          const double d = x[s.at(n, c, l)] - m[c];
-          sq += d * d;
-        }
+      for (std::int64_t n = 0; n < s.N; ++n) {
+        const T* row = x + s.at(n, c, 0);
+        sq += lane_dot_centered(row, row, m[c], s.L);
+      }
       v[c] = sq * inv_count;
     }
   });
@@ -140,12 +166,11 @@ void fused_backward(const T* x, const T* g, const Layout& s, const double* mean,
       }
     } else {
       for (std::int64_t n = 0; n < s.N; ++n)
-        for (std::int64_t c = c0; c < c1; ++c)
-          for (std::int64_t l = 0; l < s.L; ++l) {
-            const auto i = s.at(n, c, l);
-            sg[c] += g[i];
-            sgx[c] += g[i] * (x[i] - mean[c]);
-          }
+        for (std::int64_t c = c0; c < c1; ++c) {
+          const auto i = s.at(n, c, 0);
+          sg[c] += lane_sum(g + i, s.L);
+          sgx[c] += lane_dot_centered(g + i, x + i, mean[c], s.L);
+        }
     }
     for (std::int64_t c = c0; c < c1; ++c) {
       sgx[c] *= invstd[c];
@@ -180,6 +205,13 @@ void fused_backward(const T* x, const T* g, const Layout& s, const double* mean,
         }
       }
   });
+}
+
+// The dims a channel's statistics run over: all but dim 1.
+Shape reduce_dims(const Tensor& x) {
+  Shape dims{0};
+  for (std::int64_t d = 2; d < x.dim(); ++d) dims.push_back(d);
+  return dims;
 }
 
 template <typename T>
@@ -227,7 +259,7 @@ Tensor training_forward(const Tensor& x, const Tensor& running_mean, const Tenso
     }
   }
   const Tensor mean_t = from_vector(batch_mean), invstd_t = from_vector(batch_invstd);
-  const Shape dims = x.dim() == 3 ? Shape{0, 2} : Shape{0};
+  const Shape dims = reduce_dims(x);
   Shape bshape(x.dim(), 1);
   bshape[1] = s.C;
   return record(
@@ -284,7 +316,7 @@ Tensor eval_forward(const Tensor& x, const Tensor& running_mean, const Tensor& r
   // Copies of the statistics: later training steps update the running buffers in place.
   const Tensor mean_b = from_vector(rmean).to(x.dtype()).reshape(bshape);
   const Tensor invstd_b = from_vector(rinvstd).to(x.dtype()).reshape(bshape);
-  const Shape dims = x.dim() == 3 ? Shape{0, 2} : Shape{0};
+  const Shape dims = reduce_dims(x);
   return record("batch_norm_eval", {x, weight, bias}, y, {x, weight, mean_b, invstd_b},
                 [dims, bshape](const Tensor& g, const Saved& sv) {
                   const Tensor x = sv[0], w = sv[1], mean_b = sv[2], invstd_b = sv[3];
@@ -303,15 +335,17 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
                   const Tensor& weight, const Tensor& bias, bool training, double momentum,
                   double eps) {
   TG_CHECK(x.defined(), "batch_norm: input is undefined");
-  TG_CHECK(x.dim() == 2 || x.dim() == 3, "batch_norm: expected input of shape [N, C] or ",
-           "[N, C, L], got ", shape_str(x.shape()));
+  TG_CHECK(x.dim() >= 2 && x.dim() <= 5, "batch_norm: expected input of shape [N, C], ",
+           "[N, C, L], [N, C, H, W] or [N, C, D, H, W], got ", shape_str(x.shape()));
   TG_CHECK(x.is_floating_point(), "batch_norm: expected a floating-point input, got ", x.dtype());
   TG_CHECK(eps >= 0.0, "batch_norm: eps must be non-negative, got ", eps);
   check_param("running_mean", running_mean, x);
   check_param("running_var", running_var, x);
   check_param("weight", weight, x);
   check_param("bias", bias, x);
-  const Layout s{x.size(0), x.size(1), x.dim() == 3 ? x.size(2) : 1};
+  std::int64_t L = 1;
+  for (std::int64_t d = 2; d < x.dim(); ++d) L *= x.size(d);
+  const Layout s{x.size(0), x.size(1), L};
   return training ? training_forward(x, running_mean, running_var, weight, bias, momentum, eps, s)
                   : eval_forward(x, running_mean, running_var, weight, bias, eps, s);
 }

@@ -112,3 +112,27 @@ Tensor dropout(const Tensor& x, double p, bool training) {
 }
 
 }  // namespace tg::nn::functional
+
+namespace tg::nn::functional {
+
+Tensor dropout2d(const Tensor& x, double p, bool training) {
+  TG_CHECK(x.defined(), "dropout2d: input is undefined");
+  TG_CHECK(p >= 0.0 && p <= 1.0, "dropout2d: probability must be in [0, 1], got ", p);
+  TG_CHECK(x.dim() == 3 || x.dim() == 4,
+           "dropout2d: expected a 3-D [C, H, W] or 4-D [N, C, H, W] input, got ",
+           shape_str(x.shape()));
+  if (!training || p == 0.0) return x;
+  TG_CHECK(x.is_floating_point(), "dropout2d: expected a floating-point tensor, got ", x.dtype());
+  // One draw per channel from the global generator, in channel order (so the mask does not
+  // depend on the thread count); the product with x is an ordinary recorded mul.
+  Shape mshape = x.shape();
+  for (std::size_t d = mshape.size() - 2; d < mshape.size(); ++d) mshape[d] = 1;
+  const std::int64_t channels = numel_of(mshape);
+  const double scale = p < 1.0 ? 1.0 / (1.0 - p) : 0.0;
+  std::vector<double> keep(static_cast<std::size_t>(channels));
+  Generator& gen = default_generator();
+  for (auto& k : keep) k = gen.uniform() >= p ? scale : 0.0;
+  return x * from_vector(keep, mshape).to(x.dtype());
+}
+
+}  // namespace tg::nn::functional

@@ -46,10 +46,15 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
 // Inverted dropout: in training, zeroes each element with probability p and scales the rest by
 // 1/(1-p); identity in eval. Draws from the global generator.
 Tensor dropout(const Tensor& x, double p, bool training);
+// Channel dropout on [N, C, H, W] (or unbatched [C, H, W]): zeroes whole channels with
+// probability p and scales the rest by 1/(1-p) in training; identity in eval. The channel mask
+// comes from the global generator.
+Tensor dropout2d(const Tensor& x, double p, bool training);
 
-// x: [N, C] or [N, C, L]. In training uses batch statistics and, when running_mean/var are
-// defined, updates them in place (running = (1-momentum)*running + momentum*batch, unbiased var);
-// in eval uses the running statistics. weight/bias ([C]) are optional.
+// x: [N, C], [N, C, L] or [N, C, H, W] (statistics per channel C). In training uses batch
+// statistics and, when running_mean/var are defined, updates them in place (running =
+// (1-momentum)*running + momentum*batch, unbiased var); in eval uses the running statistics.
+// weight/bias ([C]) are optional.
 Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
                   const Tensor& weight, const Tensor& bias, bool training, double momentum = 0.1,
                   double eps = 1e-5);
