@@ -24,7 +24,7 @@ const char* show(bool b) { return b ? "true" : "false"; }
 }  // namespace
 
 MaxPool2d::MaxPool2d(Size2 k, const MaxPool2dOptions& o) : kernel_size(k), options(o) {
-  if (!options.stride.given) options.stride = kernel_size;
+  if (!options.stride.value) options.stride = kernel_size;
 }
 Tensor MaxPool2d::forward(const Tensor& x) {
   return functional::max_pool2d(x, kernel_size, options.stride, options.padding, options.dilation,
@@ -32,7 +32,8 @@ Tensor MaxPool2d::forward(const Tensor& x) {
 }
 std::string MaxPool2d::extra_repr() const {
   std::ostringstream os;
-  os << "kernel_size=" << show(kernel_size) << ", stride=" << show(options.stride)
+  os << "kernel_size=" << show(kernel_size)
+     << ", stride=" << show(options.stride.value.value_or(kernel_size))
      << ", padding=" << show(options.padding) << ", dilation=" << show(options.dilation)
      << ", ceil_mode=" << show(options.ceil_mode);
   return os.str();
@@ -54,7 +55,7 @@ std::string MaxPool1d::extra_repr() const {
 }
 
 AvgPool2d::AvgPool2d(Size2 k, const AvgPool2dOptions& o) : kernel_size(k), options(o) {
-  if (!options.stride.given) options.stride = kernel_size;
+  if (!options.stride.value) options.stride = kernel_size;
 }
 Tensor AvgPool2d::forward(const Tensor& x) {
   return functional::avg_pool2d(x, kernel_size, options.stride, options.padding, options.ceil_mode,
@@ -62,7 +63,8 @@ Tensor AvgPool2d::forward(const Tensor& x) {
 }
 std::string AvgPool2d::extra_repr() const {
   std::ostringstream os;
-  os << "kernel_size=" << show(kernel_size) << ", stride=" << show(options.stride)
+  os << "kernel_size=" << show(kernel_size)
+     << ", stride=" << show(options.stride.value.value_or(kernel_size))
      << ", padding=" << show(options.padding);
   if (options.ceil_mode) os << ", ceil_mode=true";
   if (!options.count_include_pad) os << ", count_include_pad=false";

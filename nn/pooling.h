@@ -11,10 +11,11 @@
 
 namespace tg::nn {
 
+using functional::PoolStride;
 using functional::Size2;
 
 struct MaxPool2dOptions {
-  Size2 stride = {};  // not given: the kernel size
+  PoolStride stride = {};  // not given: the kernel size
   Size2 padding = 0;
   Size2 dilation = 1;
   bool ceil_mode = false;
@@ -48,7 +49,7 @@ class MaxPool1d : public OwningModule {
 };
 
 struct AvgPool2dOptions {
-  Size2 stride = {};
+  PoolStride stride = {};
   Size2 padding = 0;
   bool ceil_mode = false;
   bool count_include_pad = true;

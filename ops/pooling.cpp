@@ -68,8 +68,9 @@ struct Geometry {
   Size2 kernel, stride, padding, dilation;
 };
 
-Geometry check_geometry(const Op& op, Size2 kernel, Size2 stride, Size2 padding, Size2 dilation) {
-  if (!stride.given) stride = kernel;
+Geometry check_geometry(const Op& op, Size2 kernel, PoolStride given_stride, Size2 padding,
+                        Size2 dilation) {
+  const Size2 stride = given_stride.value.value_or(kernel);
   TG_CHECK(kernel.h > 0 && kernel.w > 0, op.name, ": kernel_size must be positive, got ",
            op.show(kernel));
   TG_CHECK(stride.h > 0 && stride.w > 0, op.name, ": stride must be positive, got ",
@@ -161,7 +162,7 @@ ValuesIndices max_run(Kind kind, const Tensor& x, const Plan& plan) {
   return {y, idx};
 }
 
-ValuesIndices max_pool_impl(const Op& op, const Tensor& x, Size2 kernel, Size2 stride,
+ValuesIndices max_pool_impl(const Op& op, const Tensor& x, Size2 kernel, PoolStride stride,
                             Size2 padding, Size2 dilation, bool ceil_mode) {
   check_input(op, x);
   const Geometry g = check_geometry(op, kernel, stride, padding, dilation);
@@ -187,7 +188,7 @@ Tensor avg_run(Kind kind, const Tensor& in, const Plan& plan, bool adjoint, cons
                  : record("adaptive_avg_pool2d", {in}, dst, back);
 }
 
-Tensor avg_pool_impl(const Op& op, const Tensor& x, Size2 kernel, Size2 stride, Size2 padding,
+Tensor avg_pool_impl(const Op& op, const Tensor& x, Size2 kernel, PoolStride stride, Size2 padding,
                      bool ceil_mode, bool count_include_pad,
                      std::optional<std::int64_t> divisor_override) {
   check_input(op, x);
@@ -203,13 +204,13 @@ Tensor avg_pool_impl(const Op& op, const Tensor& x, Size2 kernel, Size2 stride, 
 
 }  // namespace
 
-ValuesIndices max_pool2d_with_indices(const Tensor& x, Size2 kernel_size, Size2 stride,
+ValuesIndices max_pool2d_with_indices(const Tensor& x, Size2 kernel_size, PoolStride stride,
                                       Size2 padding, Size2 dilation, bool ceil_mode) {
   return max_pool_impl({"max_pool2d", false}, x, kernel_size, stride, padding, dilation, ceil_mode);
 }
 
-Tensor max_pool2d(const Tensor& x, Size2 kernel_size, Size2 stride, Size2 padding, Size2 dilation,
-                  bool ceil_mode) {
+Tensor max_pool2d(const Tensor& x, Size2 kernel_size, PoolStride stride, Size2 padding,
+                  Size2 dilation, bool ceil_mode) {
   return max_pool2d_with_indices(x, kernel_size, stride, padding, dilation, ceil_mode).values;
 }
 
@@ -220,7 +221,7 @@ ValuesIndices max_pool1d_with_indices(const Tensor& x, std::int64_t kernel_size,
   TG_CHECK(x.defined(), op.name, ": input is undefined");
   TG_CHECK(x.dim() == 2 || x.dim() == 3, op.name,
            ": expected a 2-D [C, L] or 3-D [N, C, L] input, got ", shape_str(x.shape()));
-  const Size2 s = stride ? Size2(1, *stride) : Size2(1, kernel_size);
+  const PoolStride s(1, stride.value_or(kernel_size));
   auto r = max_pool_impl(op, x.unsqueeze(-2), Size2(1, kernel_size), s, Size2(0, padding),
                          Size2(1, dilation), ceil_mode);
   return {r.values.squeeze(-2), r.indices.squeeze(-2)};
@@ -231,8 +232,9 @@ Tensor max_pool1d(const Tensor& x, std::int64_t kernel_size, std::optional<std::
   return max_pool1d_with_indices(x, kernel_size, stride, padding, dilation, ceil_mode).values;
 }
 
-Tensor avg_pool2d(const Tensor& x, Size2 kernel_size, Size2 stride, Size2 padding, bool ceil_mode,
-                  bool count_include_pad, std::optional<std::int64_t> divisor_override) {
+Tensor avg_pool2d(const Tensor& x, Size2 kernel_size, PoolStride stride, Size2 padding,
+                  bool ceil_mode, bool count_include_pad,
+                  std::optional<std::int64_t> divisor_override) {
   return avg_pool_impl({"avg_pool2d", false}, x, kernel_size, stride, padding, ceil_mode,
                        count_include_pad, divisor_override);
 }
@@ -243,7 +245,7 @@ Tensor avg_pool1d(const Tensor& x, std::int64_t kernel_size, std::optional<std::
   TG_CHECK(x.defined(), op.name, ": input is undefined");
   TG_CHECK(x.dim() == 2 || x.dim() == 3, op.name,
            ": expected a 2-D [C, L] or 3-D [N, C, L] input, got ", shape_str(x.shape()));
-  const Size2 s = stride ? Size2(1, *stride) : Size2(1, kernel_size);
+  const PoolStride s(1, stride.value_or(kernel_size));
   return avg_pool_impl(op, x.unsqueeze(-2), Size2(1, kernel_size), s, Size2(0, padding), ceil_mode,
                        count_include_pad, std::nullopt)
       .squeeze(-2);

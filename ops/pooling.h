@@ -9,24 +9,25 @@
 #include <optional>
 
 #include "tapegrad/core/tensor.h"
+#include "tapegrad/ops/conv.h"
 #include "tapegrad/ops/reduction.h"
 
 namespace tg::nn::functional {
 
-// A (height, width) pair given as one int for both or as {h, w}. A default-constructed Size2 is
-// "not given" (a pooling stride then defaults to the kernel size, as in PyTorch).
-struct Size2 {
-  std::int64_t h = 0, w = 0;
-  bool given = false;
-  Size2() = default;
-  Size2(std::int64_t v) : h(v), w(v), given(true) {}  // NOLINT: implicit like PyTorch's int
-  Size2(std::int64_t h_, std::int64_t w_) : h(h_), w(w_), given(true) {}
+// A pooling stride: one int, {h, w}, or left out ({}), in which case it equals the kernel size
+// as in PyTorch. (Size2, the plain pair, comes from ops/conv.h.)
+struct PoolStride {
+  PoolStride() = default;
+  PoolStride(std::int64_t both) : value(Size2(both)) {}  // NOLINT: implicit like PyTorch's int
+  PoolStride(std::int64_t h, std::int64_t w) : value(Size2(h, w)) {}
+  PoolStride(Size2 s) : value(s) {}  // NOLINT: implicit
+  std::optional<Size2> value;
 };
 
-Tensor max_pool2d(const Tensor& x, Size2 kernel_size, Size2 stride = {}, Size2 padding = 0,
+Tensor max_pool2d(const Tensor& x, Size2 kernel_size, PoolStride stride = {}, Size2 padding = 0,
                   Size2 dilation = 1, bool ceil_mode = false);
 // PyTorch's return_indices=True: the values and int64 indices (flat per plane).
-ValuesIndices max_pool2d_with_indices(const Tensor& x, Size2 kernel_size, Size2 stride = {},
+ValuesIndices max_pool2d_with_indices(const Tensor& x, Size2 kernel_size, PoolStride stride = {},
                                       Size2 padding = 0, Size2 dilation = 1,
                                       bool ceil_mode = false);
 Tensor max_pool1d(const Tensor& x, std::int64_t kernel_size,
@@ -38,7 +39,7 @@ ValuesIndices max_pool1d_with_indices(const Tensor& x, std::int64_t kernel_size,
                                       bool ceil_mode = false);
 
 // count_include_pad: zero padding counts in the divisor; divisor_override replaces the divisor.
-Tensor avg_pool2d(const Tensor& x, Size2 kernel_size, Size2 stride = {}, Size2 padding = 0,
+Tensor avg_pool2d(const Tensor& x, Size2 kernel_size, PoolStride stride = {}, Size2 padding = 0,
                   bool ceil_mode = false, bool count_include_pad = true,
                   std::optional<std::int64_t> divisor_override = std::nullopt);
 Tensor avg_pool1d(const Tensor& x, std::int64_t kernel_size,
