@@ -250,3 +250,43 @@ BOOST_AUTO_TEST_CASE(training_run_frees_everything) {
   BOOST_TEST(after.live_storages == before.live_storages);
   BOOST_TEST(after.live_bytes == before.live_bytes);
 }
+
+namespace {
+// A small CNN with every convolutional-network kernel: conv2d (im2col + GEMM panels), batch norm
+// over [N, C, H, W], max pooling, channel dropout, average pooling. The first activation,
+// [64, 8, 16, 16], is 131072 elements: the 2-thread run splits its kernels.
+Run train_cnn(std::uint64_t seed, int threads) {
+  set_num_threads(threads);
+  manual_seed(seed);
+  const Tensor inputs = randn({128, 1, 16, 16});
+  const Tensor targets = randint(0, 10, {128});
+  nn::Sequential net{nn::Conv2d(1, 8, 3, {.padding = 1}), nn::BatchNorm2d(8), nn::ReLU(),
+                     nn::MaxPool2d(2), nn::Conv2d(8, 16, 3, {.padding = 1}), nn::BatchNorm2d(16),
+                     nn::ReLU(), nn::Dropout2d(0.2), nn::AvgPool2d(2), nn::Flatten(),
+                     nn::Linear(16 * 4 * 4, 10)};
+  optim::Adam opt(net.parameters(), {.lr = 1e-3});
+  data::DataLoader loader(inputs, targets,
+                          {.batch_size = 64, .shuffle = true, .progress = ProgressMode::Off});
+  Run run;
+  for (int e = 0; e < 2; ++e)
+    for (auto& [x, y] : loader) {
+      Tensor loss = F::cross_entropy(net(x), y);
+      opt.zero_grad();
+      loss.backward();
+      opt.step();
+      run.losses.push_back(loss.item<float>());
+    }
+  run.weight_bits = bits_of(net);
+  return run;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(cnn_training_agrees_on_one_and_two_threads) {
+  RestoreThreads restore;
+  const Run one = train_cnn(13, 1), two = train_cnn(13, 2);
+  BOOST_REQUIRE_EQUAL(one.losses.size(), 4u);
+  const long loss = first_difference(one.losses, two.losses);
+  const long weight = first_difference(one.weight_bits, two.weight_bits);
+  check_same(loss == -1, "CNN training loss " + std::to_string(loss));
+  check_same(weight == -1, "CNN trained weight element " + std::to_string(weight));
+}
