@@ -260,9 +260,16 @@ Run train_cnn(std::uint64_t seed, int threads) {
   manual_seed(seed);
   const Tensor inputs = randn({128, 1, 16, 16});
   const Tensor targets = randint(0, 10, {128});
-  nn::Sequential net{nn::Conv2d(1, 8, 3, {.padding = 1}), nn::BatchNorm2d(8), nn::ReLU(),
-                     nn::MaxPool2d(2), nn::Conv2d(8, 16, 3, {.padding = 1}), nn::BatchNorm2d(16),
-                     nn::ReLU(), nn::Dropout2d(0.2), nn::AvgPool2d(2), nn::Flatten(),
+  nn::Sequential net{nn::Conv2d(1, 8, 3, {.padding = 1}),
+                     nn::BatchNorm2d(8),
+                     nn::ReLU(),
+                     nn::MaxPool2d(2),
+                     nn::Conv2d(8, 16, 3, {.padding = 1}),
+                     nn::BatchNorm2d(16),
+                     nn::ReLU(),
+                     nn::Dropout2d(0.2),
+                     nn::AvgPool2d(2),
+                     nn::Flatten(),
                      nn::Linear(16 * 4 * 4, 10)};
   optim::Adam opt(net.parameters(), {.lr = 1e-3});
   data::DataLoader loader(inputs, targets,

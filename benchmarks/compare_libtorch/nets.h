@@ -1,6 +1,6 @@
 #pragma once
-// The four seed networks of the side-by-side comparison, trained for one epoch by either
-// framework on the same data in the same batch order.
+// The four seed networks and the CNN example's network of the side-by-side comparison, trained for
+// one epoch by either framework on the same data in the same batch order.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -14,6 +14,9 @@ struct NetSpec {
   std::string optimizer;        // adam or momentum
   double lr = 0.0;
   int batch = 0;
+  // The CNN of examples/cnn_fashion instead of an MLP: conv 1->32 3x3 pad 1, BN, ReLU,
+  // max-pool 2, conv 32->64 (same), flatten, Linear(3136, 128), ReLU, dropout, Linear(128, 10).
+  bool cnn = false;
 };
 
 std::vector<NetSpec> comparison_nets();

@@ -10,6 +10,14 @@
 namespace {
 
 std::shared_ptr<tg::nn::Sequential> build(const NetSpec& spec) {
+  namespace nn = tg::nn;
+  if (spec.cnn)  // as in examples/cnn_fashion
+    return std::make_shared<nn::Sequential>(
+        nn::Unflatten(1, {1, 28, 28}), nn::Conv2d(1, 32, 3, {.padding = 1, .bias = false}),
+        nn::BatchNorm2d(32), nn::ReLU(), nn::MaxPool2d(2),
+        nn::Conv2d(32, 64, 3, {.padding = 1, .bias = false}), nn::BatchNorm2d(64), nn::ReLU(),
+        nn::MaxPool2d(2), nn::Flatten(), nn::Linear(3136, 128), nn::ReLU(),
+        nn::Dropout(spec.dropout.at(0)), nn::Linear(128, 10));
   auto net = std::make_shared<tg::nn::Sequential>();
   std::int64_t in = 784;
   for (std::size_t i = 0; i < spec.hidden.size(); ++i) {

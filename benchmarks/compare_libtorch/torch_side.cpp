@@ -10,6 +10,18 @@ namespace {
 
 struct TorchNet : torch::nn::Module {
   explicit TorchNet(const NetSpec& s) : spec(s) {
+    if (s.cnn) {
+      namespace tnn = torch::nn;
+      conv1 = register_module("conv1",
+                              tnn::Conv2d(tnn::Conv2dOptions(1, 32, 3).padding(1).bias(false)));
+      cbn1 = register_module("bn1", tnn::BatchNorm2d(32));
+      conv2 = register_module("conv2",
+                              tnn::Conv2d(tnn::Conv2dOptions(32, 64, 3).padding(1).bias(false)));
+      cbn2 = register_module("bn2", tnn::BatchNorm2d(64));
+      linears.push_back(register_module("fc0", tnn::Linear(3136, 128)));
+      out = register_module("out", tnn::Linear(128, 10));
+      return;
+    }
     int in = 784;
     for (std::size_t i = 0; i < s.hidden.size(); ++i) {
       linears.push_back(
@@ -22,6 +34,13 @@ struct TorchNet : torch::nn::Module {
     out = register_module("out", torch::nn::Linear(in, 10));
   }
   torch::Tensor forward(torch::Tensor x) {
+    if (spec.cnn) {
+      x = x.reshape({-1, 1, 28, 28});
+      x = torch::max_pool2d(torch::relu(cbn1->forward(conv1->forward(x))), 2);
+      x = torch::max_pool2d(torch::relu(cbn2->forward(conv2->forward(x))), 2);
+      x = torch::relu(linears[0]->forward(x.flatten(1)));
+      return out->forward(torch::dropout(x, spec.dropout.at(0), is_training()));
+    }
     for (std::size_t i = 0; i < linears.size(); ++i) {
       x = linears[i]->forward(x);
       if (spec.batch_norm) x = norms[i]->forward(x);
@@ -40,6 +59,8 @@ struct TorchNet : torch::nn::Module {
   std::vector<torch::nn::Linear> linears;
   std::vector<torch::nn::BatchNorm1d> norms;
   torch::nn::Linear out{nullptr};
+  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
+  torch::nn::BatchNorm2d cbn1{nullptr}, cbn2{nullptr};
 };
 
 class TorchTrainer : public Trainer {

@@ -56,8 +56,8 @@ int main(int argc, char** argv) {
   // Cosine decay over the run: the last epochs settle into a minimum.
   optim::CosineAnnealingLR schedule(opt, {.T_max = opts.epochs});
   // Mirror images are clothes too; small shifts cover off-centre items.
-  const datasets::AugmentOptions aug{
-      .max_shift = 1, .hflip_prob = opts.dataset == "fashion" ? 0.5 : 0.0};
+  const datasets::AugmentOptions aug{.max_shift = 1,
+                                     .hflip_prob = opts.dataset == "fashion" ? 0.5 : 0.0};
   Generator aug_gen(opts.seed + 1);
 
   auto loss_fn = [](const Tensor& logits, const Tensor& y) { return F::cross_entropy(logits, y); };
