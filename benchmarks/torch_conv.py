@@ -15,14 +15,17 @@ SHAPES = [("cnn_conv1", 128, 1, 32, 28, False), ("cnn_conv2", 128, 32, 64, 14, T
 
 
 def timeit(fn, min_time=1.0):
+    """Median real time and median process CPU time per call, in ms (on a busy machine the CPU
+    time of a 1-thread run is the better measure of the kernel)."""
     fn()  # warm-up (oneDNN builds its kernels on the first call)
-    times = []
+    real, cpu = [], []
     start = time.perf_counter()
-    while time.perf_counter() - start < min_time or len(times) < 5:
-        t0 = time.perf_counter()
+    while time.perf_counter() - start < min_time or len(real) < 5:
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
+        real.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return statistics.median(real) * 1e3, statistics.median(cpu) * 1e3
 
 
 def main():
@@ -45,8 +48,9 @@ def main():
 
         for threads in sorted({1, cores}):
             torch.set_num_threads(threads)
-            print(f"torch conv2d/{name}/fwd/threads:{threads} {timeit(fwd):.2f} ms")
-            print(f"torch conv2d/{name}/fwdbwd/threads:{threads} {timeit(fwdbwd):.2f} ms")
+            for label, fn in (("fwd", fwd), ("fwdbwd", fwdbwd)):
+                real, cpu = timeit(fn)
+                print(f"torch conv2d/{name}/{label}/threads:{threads} real {real:.2f} ms cpu {cpu:.2f} ms")
 
 
 if __name__ == "__main__":
