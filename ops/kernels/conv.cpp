@@ -136,6 +136,39 @@ void col2im_sample(const T* col, std::int64_t ld, const ConvGeom& g, T* x) {
       }
 }
 
+// col2im of a scratch buffer, which it may change: when stride is 1 and OW == W, the border
+// columns (whose values belong to padding) are zeroed first, and then each kernel tap's valid
+// rows add into the plane as one contiguous span (the zeros land on the wrapped positions).
+template <typename T>
+TG_NO_LIBCALL_LOOPS void col2im_scratch_sample(T* col, std::int64_t ld, const ConvGeom& g, T* x) {
+  if (!(g.sh == 1 && g.sw == 1 && g.OW == g.W)) {
+    col2im_sample(col, ld, g, x);
+    return;
+  }
+  for (std::int64_t c = 0; c < g.C; ++c)
+    for (std::int64_t i = 0; i < g.kh; ++i)
+      for (std::int64_t j = 0; j < g.kw; ++j) {
+        T* row = col + ((c * g.kh + i) * g.kw + j) * ld;
+        const std::int64_t off = j * g.dw - g.pw;
+        std::int64_t lo, hi, oh0, oh1;
+        valid_range(off, 1, g.W, g.OW, lo, hi);
+        valid_range(i * g.dh - g.ph, 1, g.H, g.OH, oh0, oh1);
+        if (oh0 >= oh1) continue;
+        for (std::int64_t oh = oh0; oh < oh1; ++oh) {
+          T* rr = row + oh * g.OW;
+          for (std::int64_t ow = 0; ow < lo; ++ow) rr[ow] = T(0);
+          for (std::int64_t ow = hi; ow < g.OW; ++ow) rr[ow] = T(0);
+        }
+        const T* r = row + oh0 * g.OW;
+        T* xc = x + c * g.H * g.W;
+        const std::int64_t base = (oh0 - g.ph + i * g.dh) * g.W + off;
+        const std::int64_t count = (oh1 - oh0) * g.OW;
+        const std::int64_t k0 = std::min(count, std::max<std::int64_t>(0, -off));
+        const std::int64_t k1 = std::max(k0, count - std::max<std::int64_t>(0, off));
+        for (std::int64_t k = k0; k < k1; ++k) xc[base + k] += r[k];
+      }
+}
+
 // Runs body(n0, n1) over samples in blocks of `grain`. The workspaces are per thread, so a thread
 // must never start another block (of this call or of a convolution elsewhere) while one of its
 // own is half done: each block is isolated (a thread waiting inside a block's nested GEMM runs
@@ -198,7 +231,7 @@ void input_grad_typed(const T* gy, const T* w, const T* b, T* gx, std::int64_t N
                             T(0), dst + gi * K * L, L);
                   if (!pointwise) {
                     std::fill(gxn, gxn + in_size, T(0));
-                    col2im_sample(col, L, g, gxn);
+                    col2im_scratch_sample(col, L, g, gxn);
                   }
                   if (b)
                     for (std::int64_t c = 0; c < g.C; ++c)
