@@ -161,7 +161,13 @@ BOOST_AUTO_TEST_CASE(module_parameters_have_pytorch_names_shapes_and_init_bounds
   BOOST_TEST((up.weight.shape() == Shape{4, 3, 3, 3}));  // [in, out / groups, kh, kw]
   const double up_bound = 1.0 / std::sqrt(27.0);         // fan_in = 3 * 3 * 3
   for (double e : up.weight.to(kFloat64).to_vector<double>()) BOOST_TEST(std::abs(e) <= up_bound);
+  // nn::init's fans for 4-d and 3-d weights: fan_in = size(1) * kernel, fan_out = size(0) *
+  // kernel.
+  BOOST_TEST((nn::init::calculate_fan_in_and_fan_out(conv.weight) ==
+              std::pair<std::int64_t, std::int64_t>{12, 36}));
   nn::Conv1d c1(2, 3, 4, {.bias = false});
+  BOOST_TEST((nn::init::calculate_fan_in_and_fan_out(c1.weight) ==
+              std::pair<std::int64_t, std::int64_t>{8, 12}));
   BOOST_TEST((c1.weight.shape() == Shape{3, 2, 4}));
   BOOST_TEST(!c1.bias.defined());
   BOOST_TEST(c1.named_parameters().size() == 1u);
