@@ -2,7 +2,10 @@
 """LibTorch's side of bench_conv: the same conv2d shapes timed through PyTorch 1.13 (Debian's
 python3-torch, the library libtorch-dev ships), float32, at 1 thread and at all cores.
     nice -n 5 /usr/bin/python3 benchmarks/torch_conv.py
-Prints the median of repeated runs in ms, like Google Benchmark's real time."""
+Prints the median of repeated runs in ms, like Google Benchmark's real time, with oneDNN
+(PyTorch's default on CPU) and without it (torch.backends.mkldnn disabled: ATen's own im2col +
+BLAS path), since neither wins at every shape: oneDNN 2.6 takes ~50x longer on the
+1-input-channel layer here."""
 import os
 import statistics
 import time
@@ -49,8 +52,11 @@ def main():
         for threads in sorted({1, cores}):
             torch.set_num_threads(threads)
             for label, fn in (("fwd", fwd), ("fwdbwd", fwdbwd)):
-                real, cpu = timeit(fn)
-                print(f"torch conv2d/{name}/{label}/threads:{threads} real {real:.2f} ms cpu {cpu:.2f} ms")
+                for backend, onednn in (("onednn", True), ("native", False)):
+                    with torch.backends.mkldnn.flags(enabled=onednn):
+                        real, cpu = timeit(fn)
+                    print(f"torch/{backend} conv2d/{name}/{label}/threads:{threads} "
+                          f"real {real:.2f} ms cpu {cpu:.2f} ms")
 
 
 if __name__ == "__main__":
