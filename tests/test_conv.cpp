@@ -161,7 +161,13 @@ BOOST_AUTO_TEST_CASE(module_parameters_have_pytorch_names_shapes_and_init_bounds
   BOOST_TEST((up.weight.shape() == Shape{4, 3, 3, 3}));  // [in, out / groups, kh, kw]
   const double up_bound = 1.0 / std::sqrt(27.0);         // fan_in = 3 * 3 * 3
   for (double e : up.weight.to(kFloat64).to_vector<double>()) BOOST_TEST(std::abs(e) <= up_bound);
+  // nn::init's fans for 4-d and 3-d weights: fan_in = size(1) * kernel, fan_out = size(0) *
+  // kernel.
+  BOOST_TEST((nn::init::calculate_fan_in_and_fan_out(conv.weight) ==
+              std::pair<std::int64_t, std::int64_t>{12, 36}));
   nn::Conv1d c1(2, 3, 4, {.bias = false});
+  BOOST_TEST((nn::init::calculate_fan_in_and_fan_out(c1.weight) ==
+              std::pair<std::int64_t, std::int64_t>{8, 12}));
   BOOST_TEST((c1.weight.shape() == Shape{3, 2, 4}));
   BOOST_TEST(!c1.bias.defined());
   BOOST_TEST(c1.named_parameters().size() == 1u);
@@ -198,4 +204,89 @@ BOOST_AUTO_TEST_CASE(pytorch_saved_weights_give_pytorch_outputs) {
   nn::ConvTranspose2d up(2, 4, {3, 2}, {.stride = 2, .output_padding = 1, .groups = 2});
   up.load_state_dict(from_safetensors(kConvTransposeSafetensors));
   check_close(up(seq({1, 2, 4, 5}, 0.3).to(kFloat32)), kConvTransposeModuleOut, 1e-5);
+}
+
+namespace {
+// The definition, written as loops: y[n, o, p, q] = b[o] + sum over the group's channels c and
+// kernel taps (i, j) of x[n, c, p*sh - ph + i*dh, q*sw - pw + j*dw] * w[o, c', i, j].
+std::vector<double> naive_conv2d(const Tensor& xt, const Tensor& wt, const Tensor& bt,
+                                 std::int64_t sh, std::int64_t sw, std::int64_t ph, std::int64_t pw,
+                                 std::int64_t dh, std::int64_t dw, std::int64_t groups,
+                                 std::int64_t OH, std::int64_t OW) {
+  const auto x = xt.contiguous().to_vector<double>(), w = wt.contiguous().to_vector<double>();
+  const std::int64_t N = xt.size(0), C = xt.size(1), H = xt.size(2), W = xt.size(3);
+  const std::int64_t O = wt.size(0), Cg = wt.size(1), kh = wt.size(2), kw = wt.size(3);
+  std::vector<double> y(static_cast<std::size_t>(N * O * OH * OW));
+  for (std::int64_t n = 0; n < N; ++n)
+    for (std::int64_t o = 0; o < O; ++o)
+      for (std::int64_t p = 0; p < OH; ++p)
+        for (std::int64_t q = 0; q < OW; ++q) {
+          double acc = bt.defined() ? bt.at<double>({o}) : 0.0;
+          const std::int64_t g = o / (O / groups);
+          for (std::int64_t cc = 0; cc < Cg; ++cc)
+            for (std::int64_t i = 0; i < kh; ++i)
+              for (std::int64_t j = 0; j < kw; ++j) {
+                const std::int64_t ih = p * sh - ph + i * dh, iw = q * sw - pw + j * dw;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                const std::int64_t c = g * Cg + cc;
+                acc += x[((n * C + c) * H + ih) * W + iw] * w[((o * Cg + cc) * kh + i) * kw + j];
+              }
+          y[((n * O + o) * OH + p) * OW + q] = acc;
+        }
+  return y;
+}
+}  // namespace
+
+// Random geometries (strides, padding, dilation, groups, 1x1 kernels, "same") against the loop
+// definition, and conv_transpose2d against the adjoint identity <conv(x), y> = <x, convT(y)>.
+BOOST_AUTO_TEST_CASE(random_geometries_match_the_definition) {
+  Generator gen(2024);
+  auto pick = [&](std::int64_t lo, std::int64_t hi) { return gen.randint(lo, hi + 1); };
+  for (int t = 0; t < 60; ++t) {
+    const std::int64_t groups = pick(1, 3), N = pick(1, 3);
+    const std::int64_t C = groups * pick(1, 2), O = groups * pick(1, 3);
+    const std::int64_t kh = pick(1, 3), kw = pick(1, 3), sh = pick(1, 3), sw = pick(1, 2);
+    const std::int64_t dh = pick(1, 2), dw = pick(1, 3), ph = pick(0, 2), pw = pick(0, 2);
+    const bool same = pick(0, 3) == 0;
+    const std::int64_t H = pick(1, 7) + dh * (kh - 1), W = pick(1, 7) + dw * (kw - 1);
+    BOOST_TEST_CONTEXT(
+        "trial " << t << ": x [" << N << ", " << C << ", " << H << ", " << W << "], w [" << O
+                 << ", " << C / groups << ", " << kh << ", " << kw << "], stride (" << sh << ", "
+                 << sw << "), padding "
+                 << (same ? std::string("same") : tg::detail::concat("(", ph, ", ", pw, ")"))
+                 << ", dilation (" << dh << ", " << dw << "), groups " << groups) {
+      Tensor x = seq({N, C, H, W}, 0.1 * t), w = seq({O, C / groups, kh, kw}, 0.3 + t);
+      Tensor b = seq({O}, 0.7 * t);
+      Tensor y;
+      std::vector<double> want;
+      if (same) {
+        y = F::conv2d(x, w, b, 1, "same", {dh, dw}, groups);
+        const std::int64_t th = dh * (kh - 1), tw = dw * (kw - 1);
+        want = naive_conv2d(x, w, b, 1, 1, th / 2, tw / 2, dh, dw, groups, H, W);
+      } else {
+        y = F::conv2d(x, w, b, {sh, sw}, {ph, pw}, {dh, dw}, groups);
+        const std::int64_t OH = (H + 2 * ph - dh * (kh - 1) - 1) / sh + 1;
+        const std::int64_t OW = (W + 2 * pw - dw * (kw - 1) - 1) / sw + 1;
+        want = naive_conv2d(x, w, b, sh, sw, ph, pw, dh, dw, groups, OH, OW);
+      }
+      check_close(y, want);
+      if (same) continue;
+      // conv_transpose2d with the same weight maps the output space back: adjoint identity.
+      Tensor r = seq(y.shape(), 2.0 + t);
+      const std::int64_t oph = H - ((y.size(2) - 1) * sh - 2 * ph + dh * (kh - 1) + 1);
+      const std::int64_t opw = W - ((y.size(3) - 1) * sw - 2 * pw + dw * (kw - 1) + 1);
+      if (oph >= std::max(sh, dh) || opw >= std::max(sw, dw)) continue;  // not expressible
+      Tensor xt = F::conv_transpose2d(r, w, {}, {sh, sw}, {ph, pw}, {oph, opw}, groups, {dh, dw});
+      BOOST_TEST_REQUIRE((xt.shape() == x.shape()));
+      Tensor y0 = F::conv2d(x, w, {}, {sh, sw}, {ph, pw}, {dh, dw}, groups);
+      const double lhs = (y0 * r).sum().item<double>(), rhs = (x * xt).sum().item<double>();
+      BOOST_TEST(std::abs(lhs - rhs) <= 1e-10 * (1.0 + std::abs(lhs)));
+      // unfold is im2col: with groups 1, conv2d = w reshaped @ unfold(x).
+      if (groups == 1) {
+        Tensor u = F::unfold(x, {kh, kw}, {dh, dw}, {ph, pw}, {sh, sw});
+        Tensor z = matmul(w.reshape({O, C * kh * kw}), u).reshape(y0.shape());
+        check_close(z, y0.contiguous().to_vector<double>(), 1e-12);
+      }
+    }
+  }
 }

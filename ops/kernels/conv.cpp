@@ -45,9 +45,45 @@ bool is_pointwise(const ConvGeom& g) {
          g.OH == g.H && g.OW == g.W;
 }
 
+// Rows here are short (14 values for a 14x14 image): GCC would turn the copy and fill loops into
+// memmove/memset calls, whose call overhead then dominates, so it is told not to.
+#if defined(__GNUC__) && !defined(__clang__)
+#define TG_NO_LIBCALL_LOOPS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define TG_NO_LIBCALL_LOOPS
+#endif
+
+// One im2col row (kernel offset i, column offset `off`) of one channel plane xc when stride is 1
+// and OW == W ("same"-style padding): the valid output rows then read one contiguous span of
+// the plane, copied in one long loop; the values that wrapped around a row edge fall exactly on
+// the border columns [0, lo) and [hi, OW), zeroed after.
+template <typename T>
+TG_NO_LIBCALL_LOOPS void im2col_plane_flat(const T* xc, const ConvGeom& g, std::int64_t i,
+                                           std::int64_t off, std::int64_t lo, std::int64_t hi,
+                                           T* row) {
+  std::int64_t oh0, oh1;  // output rows whose input row is inside the image
+  valid_range(i * g.dh - g.ph, 1, g.H, g.OH, oh0, oh1);
+  for (std::int64_t k = 0; k < oh0 * g.OW; ++k) row[k] = T(0);
+  for (std::int64_t k = oh1 * g.OW; k < g.OH * g.OW; ++k) row[k] = T(0);
+  if (oh0 >= oh1) return;
+  T* r = row + oh0 * g.OW;
+  const std::int64_t base = (oh0 - g.ph + i * g.dh) * g.W + off;  // plane index of r[0]
+  const std::int64_t count = (oh1 - oh0) * g.OW;
+  // Only indices that stay inside the valid rows are read; the rest are border columns.
+  const std::int64_t k0 = std::min(count, std::max<std::int64_t>(0, -off));
+  const std::int64_t k1 = std::max(k0, count - std::max<std::int64_t>(0, off));
+  for (std::int64_t k = k0; k < k1; ++k) r[k] = xc[base + k];
+  for (std::int64_t oh = oh0; oh < oh1; ++oh) {
+    T* rr = row + oh * g.OW;
+    for (std::int64_t ow = 0; ow < lo; ++ow) rr[ow] = T(0);
+    for (std::int64_t ow = hi; ow < g.OW; ++ow) rr[ow] = T(0);
+  }
+}
+
 // One sample [C, H, W] -> col [C * kh * kw, OH * OW] with row stride ld.
 template <typename T>
-void im2col_sample(const T* x, const ConvGeom& g, T* col, std::int64_t ld) {
+TG_NO_LIBCALL_LOOPS void im2col_sample(const T* x, const ConvGeom& g, T* col, std::int64_t ld) {
+  const bool flat = g.sh == 1 && g.sw == 1 && g.OW == g.W;
   for (std::int64_t c = 0; c < g.C; ++c)
     for (std::int64_t i = 0; i < g.kh; ++i)
       for (std::int64_t j = 0; j < g.kw; ++j) {
@@ -55,20 +91,24 @@ void im2col_sample(const T* x, const ConvGeom& g, T* col, std::int64_t ld) {
         const std::int64_t off = j * g.dw - g.pw;
         std::int64_t lo, hi;
         valid_range(off, g.sw, g.W, g.OW, lo, hi);
+        if (flat) {
+          im2col_plane_flat(x + c * g.H * g.W, g, i, off, lo, hi, row);
+          continue;
+        }
         for (std::int64_t oh = 0; oh < g.OH; ++oh) {
           T* r = row + oh * g.OW;
           const std::int64_t ih = oh * g.sh - g.ph + i * g.dh;
           if (ih < 0 || ih >= g.H) {
-            std::fill(r, r + g.OW, T(0));
+            for (std::int64_t ow = 0; ow < g.OW; ++ow) r[ow] = T(0);
             continue;
           }
           const T* xr = x + (c * g.H + ih) * g.W + off;
-          std::fill(r, r + lo, T(0));
+          for (std::int64_t ow = 0; ow < lo; ++ow) r[ow] = T(0);
           if (g.sw == 1)
-            std::copy(xr + lo, xr + hi, r + lo);
+            for (std::int64_t ow = lo; ow < hi; ++ow) r[ow] = xr[ow];
           else
             for (std::int64_t ow = lo; ow < hi; ++ow) r[ow] = xr[ow * g.sw];
-          std::fill(r + hi, r + g.OW, T(0));
+          for (std::int64_t ow = hi; ow < g.OW; ++ow) r[ow] = T(0);
         }
       }
 }
@@ -96,12 +136,50 @@ void col2im_sample(const T* col, std::int64_t ld, const ConvGeom& g, T* x) {
       }
 }
 
-// Runs body(n0, n1) over samples in blocks of `grain`, each block isolated so that a thread
-// waiting inside a nested GEMM never picks up another block (which would reuse its workspace).
+// col2im of a scratch buffer, which it may change: when stride is 1 and OW == W, the border
+// columns (whose values belong to padding) are zeroed first, and then each kernel tap's valid
+// rows add into the plane as one contiguous span (the zeros land on the wrapped positions).
+template <typename T>
+TG_NO_LIBCALL_LOOPS void col2im_scratch_sample(T* col, std::int64_t ld, const ConvGeom& g, T* x) {
+  if (!(g.sh == 1 && g.sw == 1 && g.OW == g.W)) {
+    col2im_sample(col, ld, g, x);
+    return;
+  }
+  for (std::int64_t c = 0; c < g.C; ++c)
+    for (std::int64_t i = 0; i < g.kh; ++i)
+      for (std::int64_t j = 0; j < g.kw; ++j) {
+        T* row = col + ((c * g.kh + i) * g.kw + j) * ld;
+        const std::int64_t off = j * g.dw - g.pw;
+        std::int64_t lo, hi, oh0, oh1;
+        valid_range(off, 1, g.W, g.OW, lo, hi);
+        valid_range(i * g.dh - g.ph, 1, g.H, g.OH, oh0, oh1);
+        if (oh0 >= oh1) continue;
+        for (std::int64_t oh = oh0; oh < oh1; ++oh) {
+          T* rr = row + oh * g.OW;
+          for (std::int64_t ow = 0; ow < lo; ++ow) rr[ow] = T(0);
+          for (std::int64_t ow = hi; ow < g.OW; ++ow) rr[ow] = T(0);
+        }
+        const T* r = row + oh0 * g.OW;
+        T* xc = x + c * g.H * g.W;
+        const std::int64_t base = (oh0 - g.ph + i * g.dh) * g.W + off;
+        const std::int64_t count = (oh1 - oh0) * g.OW;
+        const std::int64_t k0 = std::min(count, std::max<std::int64_t>(0, -off));
+        const std::int64_t k1 = std::max(k0, count - std::max<std::int64_t>(0, off));
+        for (std::int64_t k = k0; k < k1; ++k) xc[base + k] += r[k];
+      }
+}
+
+// Runs body(n0, n1) over samples in blocks of `grain`. The workspaces are per thread, so a thread
+// must never start another block (of this call or of a convolution elsewhere) while one of its
+// own is half done: each block is isolated (a thread waiting inside a block's nested GEMM runs
+// only that GEMM's panels), and so is the whole loop (the calling thread, while it waits, runs
+// only this call's blocks, even when the call itself sits inside someone's TBB task).
 template <typename F>
 void for_samples(std::int64_t n, std::int64_t grain, F&& body) {
-  detail::parallel_for(n, grain, [&](std::int64_t n0, std::int64_t n1) {
-    tbb::this_task_arena::isolate([&] { body(n0, n1); });
+  tbb::this_task_arena::isolate([&] {
+    detail::parallel_for(n, grain, [&](std::int64_t n0, std::int64_t n1) {
+      tbb::this_task_arena::isolate([&] { body(n0, n1); });
+    });
   });
 }
 
@@ -153,7 +231,7 @@ void input_grad_typed(const T* gy, const T* w, const T* b, T* gx, std::int64_t N
                             T(0), dst + gi * K * L, L);
                   if (!pointwise) {
                     std::fill(gxn, gxn + in_size, T(0));
-                    col2im_sample(col, L, g, gxn);
+                    col2im_scratch_sample(col, L, g, gxn);
                   }
                   if (b)
                     for (std::int64_t c = 0; c < g.C; ++c)
@@ -239,6 +317,36 @@ Tensor conv2d_weight_grad(const Tensor& x, const Tensor& gy, const ConvGeom& g) 
     weight_grad_typed<T>(x.data_ptr<T>(), gy.data_ptr<T>(), gw.data_ptr<T>(), x.size(0), g);
   });
   return gw;
+}
+
+Tensor channel_sum(const Tensor& g) {
+  const std::int64_t N = g.size(0), C = g.size(1), L = g.size(2) * g.size(3);
+  Tensor out = empty({C}, g.dtype());
+  on_dtype(g.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* gp = g.data_ptr<T>();
+    T* op = out.data_ptr<T>();
+    const std::int64_t grain = std::max<std::int64_t>(1, 65536 / std::max<std::int64_t>(N * L, 1));
+    detail::parallel_for(C, grain, [&](std::int64_t c0, std::int64_t c1) {
+      for (std::int64_t c = c0; c < c1; ++c) {
+        // Each row in 16 lanes of T (a loop the compiler vectorizes), rows added in double.
+        double total = 0.0;
+        for (std::int64_t n = 0; n < N; ++n) {
+          const T* row = gp + (n * C + c) * L;
+          T lane[16] = {};
+          std::int64_t i = 0;
+          for (; i + 16 <= L; i += 16)
+            for (int k = 0; k < 16; ++k) lane[k] += row[i + k];
+          for (; i < L; ++i) lane[i % 16] += row[i];
+          double row_sum = 0.0;
+          for (int k = 0; k < 16; ++k) row_sum += static_cast<double>(lane[k]);
+          total += row_sum;
+        }
+        op[c] = static_cast<T>(total);
+      }
+    });
+  });
+  return out;
 }
 
 Tensor im2col(const Tensor& x, const ConvGeom& g) {

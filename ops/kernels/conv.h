@@ -34,6 +34,9 @@ Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, const C
 Tensor conv2d_input_grad(const Tensor& gy, const Tensor& w, const Tensor& b, const ConvGeom& g);
 // d(conv)/dw applied to gy: sum over the batch of gy (x) im2col(x) -> [O, C / groups, kh, kw].
 Tensor conv2d_weight_grad(const Tensor& x, const Tensor& gy, const ConvGeom& g);
+// Per-channel sums of g [N, C, H, W] -> [C] (the bias gradient), in double, one task per block
+// of channels: each channel is summed in one fixed order.
+Tensor channel_sum(const Tensor& g);
 // [N, C, H, W] -> [N, C * kh * kw, OH * OW] (F.unfold), and its adjoint (F.fold).
 Tensor im2col(const Tensor& x, const ConvGeom& g);
 Tensor col2im(const Tensor& cols, const ConvGeom& g);
