@@ -1,6 +1,6 @@
 // A small convolutional network on Fashion-MNIST: two conv -> batch norm -> ReLU -> max-pool
 // blocks, then a 3136-128-10 classifier with dropout, trained with Adam (the next program a
-// PyTorch user writes after the MLPs). The default run reaches test accuracy >= 0.93.
+// PyTorch user writes after the MLPs). Its default run measured 0.9246 (the target is 0.93).
 //
 //   ./cnn_fashion                           # Fashion-MNIST, default options
 //   ./cnn_fashion --epochs 4 --no-augment   # quicker
