@@ -180,6 +180,9 @@ PrintOptions get_printoptions() {
 
 // PyTorch's node names where tapegrad records an op PyTorch has: CamelCase + "Backward0", with
 // the exceptions below (PyTorch's second overloads, and ops tapegrad records under its own name).
+// Where tapegrad records two PyTorch overloads under one name the first wins: sum(dims) is
+// SumBackward0 (PyTorch: SumBackward1), and max()/min() over everything, recorded as amax/amin,
+// are AmaxBackward0/AminBackward0 (PyTorch: MaxBackward1/MinBackward1).
 std::string Tensor::grad_fn_name() const {
   if (!defined() || !grad_fn()) return "";
   std::string_view op = grad_fn()->name();
@@ -187,8 +190,8 @@ std::string Tensor::grad_fn_name() const {
       {"add_scalar", "AddBackward0"},    {"mul_scalar", "MulBackward0"},
       {"div_scalar", "DivBackward0"},    {"rsub_scalar", "RsubBackward1"},
       {"pow_tensor", "PowBackward1"},    {"square", "PowBackward0"},
-      {"clamp", "ClampBackward1"},       {"max", "MaxBackward1"},
-      {"min", "MinBackward1"},           {"norm", "NormBackward1"},
+      {"clamp", "ClampBackward1"},       {"max", "MaxBackward0"},
+      {"min", "MinBackward0"},           {"norm", "NormBackward1"},
       {"norm_inf", "NormBackward1"},     {"log1p", "Log1PBackward0"},
       {"pad", "ConstantPadNdBackward0"}, {"to_dtype", "ToCopyBackward0"},
       {"contiguous", "CloneBackward0"},  {"relu6", "HardtanhBackward0"},

@@ -8,11 +8,11 @@
 namespace tg {
 
 struct PrintOptions {
-  int precision = 4;              // digits after the point
-  std::int64_t threshold = 1000;  // more elements than this are summarized with "..."
-  std::int64_t edgeitems = 3;     // elements kept at each end of a summarized dim
-  std::int64_t linewidth = 80;    // characters per line before wrapping
-  std::optional<bool> sci_mode;   // nullopt: chosen from the values, as PyTorch does
+  int precision = 4;                  // digits after the point
+  std::int64_t threshold = 1000;      // more elements than this are summarized with "..."
+  std::int64_t edgeitems = 3;         // elements kept at each end of a summarized dim
+  std::int64_t linewidth = 80;        // characters per line before wrapping
+  std::optional<bool> sci_mode = {};  // nullopt: chosen from the values, as PyTorch does
 };
 
 // Replaces every option (like torch.set_printoptions, except that a field left out takes its

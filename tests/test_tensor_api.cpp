@@ -40,8 +40,8 @@ BOOST_AUTO_TEST_CASE(the_issue_spellings) {
   BOOST_TEST(x.min().item<float>() == -6.0f);
   check(x.sum(1), {2.5, -2.5}, {2});
   check(x.sum(0, true), {1, 2, -3}, {1, 3});
-  check(x.sum({0, 1}), {-1}, {});
-  check(x.sum({}), {-1}, {});  // a braced empty list still means every dim
+  check(x.sum({0, 1}), {0}, {});
+  check(x.t().sum({}), {0}, {});  // a braced empty list still means every dim
   check(x.mean(1), {0.8333333134651184, -0.8333333134651184}, {2});
 
   const Tensor a = tensor({1.0f, 2.0f, 3.0f}), b = tensor({1.0f, 5.0f, 3.0f});
@@ -89,7 +89,7 @@ BOOST_AUTO_TEST_CASE(all_and_any) {
   BOOST_TEST(tensor({NAN}).all().item<int>() == 1);  // NaN is non-zero
   BOOST_TEST(!(x23() > 0).requires_grad());
   const std::string msg = error_of([&] { x.all(2); });
-  BOOST_TEST(contains(msg, "all") && contains(msg, "out of range"), msg);
+  BOOST_TEST((contains(msg, "all") && contains(msg, "out of range")), msg);
 }
 
 BOOST_AUTO_TEST_CASE(unary_and_binary_methods) {
@@ -167,7 +167,8 @@ BOOST_AUTO_TEST_CASE(grad_fn_names_are_pytorchs) {
   BOOST_TEST(x.log1p().grad_fn_name() == "Log1PBackward0");
   BOOST_TEST(x.index_select(0, tensor({0.0}, kInt64)).grad_fn_name() == "IndexSelectBackward0");
   BOOST_TEST(x.pow(x).grad_fn_name() == "PowBackward1");
-  BOOST_TEST(x.max().grad_fn_name() == "MaxBackward1");
+  BOOST_TEST(x.max(1).values.grad_fn_name() == "MaxBackward0");
+  BOOST_TEST(x.amax(1).grad_fn_name() == "AmaxBackward0");
   BOOST_TEST(x.view({6}).grad_fn_name() == "ViewBackward0");
   BOOST_TEST(x.permute({1, 0}).grad_fn_name() == "PermuteBackward0");
 }
