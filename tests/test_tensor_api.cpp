@@ -6,6 +6,7 @@
 
 #include <tapegrad/tapegrad.h>
 #include <cmath>
+#include <sstream>
 #include <vector>
 #include "error_text.h"
 
@@ -50,6 +51,11 @@ BOOST_AUTO_TEST_CASE(the_issue_spellings) {
   BOOST_TEST((a == b).any().item<int>() == 1);
   BOOST_TEST((a == b).all().dtype() == (a == b).dtype());  // all/any return a comparison's dtype
   BOOST_TEST(!(a == b).all().item<bool>());
+
+  // The README's example, as PyTorch prints it.
+  std::ostringstream os;
+  os << x.abs().sum(1) << ' ' << x.argmax(1);
+  BOOST_TEST(os.str() == "tensor([ 6.5000, 10.5000]) tensor([2, 1])");
 }
 
 BOOST_AUTO_TEST_CASE(max_min_along_a_dim_return_values_and_indices) {
