@@ -489,7 +489,11 @@ BOOST_AUTO_TEST_CASE(ops_misuse) {
 // Issue 12: the method spellings and print options.
 BOOST_AUTO_TEST_CASE(api_misuse) {
   run_table({
-      {"all: dim out of range", [] { ones({2, 3}).all(2); }, {"all", "dim 2", "out of range"}},
+      {"all: dim out of range",
+       [] {
+         ones({2, 3}).all(2);
+       },
+       {"all", "dim 2", "out of range"}},
       {"any: dim out of range", [] { ones({2}).any(-2); }, {"any", "dim -2", "out of range"}},
       {"x.max(dim): dim out of range", [] { ones({2}).max(1); }, {"max", "dim 1"}},
       {"set_printoptions: negative precision",
