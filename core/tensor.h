@@ -6,12 +6,15 @@
 // declared at the bottom are thin conveniences over the free functions in ops/, where each op's
 // forward and backward live.
 #include <atomic>
+#include <concepts>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
 #include <iosfwd>
 #include <memory>
+#include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "tapegrad/core/dtype.h"
@@ -61,6 +64,13 @@ struct TensorImpl {
   std::uint8_t view_creation = 0;  // detail::ViewCreation
   const char* view_op = nullptr;   // the op that made a multi-output view, for messages
 };
+
+struct ValuesIndices;  // max/min along a dim; defined below
+
+// An integer dim index (not bool): lets x.sum(1) mean dim 1 while x.sum({}) keeps meaning every
+// dim.
+template <typename I>
+concept DimIndex = std::integral<I> && !std::same_as<I, bool>;
 
 class Tensor {
  public:
@@ -144,20 +154,158 @@ class Tensor {
   Tensor select(std::int64_t dim, std::int64_t index) const;
   Tensor operator[](std::int64_t index) const { return select(0, index); }
 
-  // ---- math conveniences (defined in ops/) ----
+  // ---- ops as methods (ops/tensor_methods.cpp forwards each to its free function) ----
+  // PyTorch's method spellings: x.abs(), x.sum(1), x.argmax(1, true), x.max(), (a == b).all().
+  // A single dim may be passed as an integer wherever PyTorch takes `dim`; braced lists ({0, 2},
+  // {} for every dim) go to the Shape overloads.
+  Tensor abs() const;
+  Tensor neg() const;
+  Tensor exp() const;
+  Tensor expm1() const;
+  Tensor log() const;
+  Tensor log1p() const;
+  Tensor sqrt() const;
+  Tensor rsqrt() const;
+  Tensor square() const;
+  Tensor reciprocal() const;
+  Tensor sin() const;
+  Tensor cos() const;
+  Tensor erf() const;
+  Tensor tanh() const;
+  Tensor sigmoid() const;
+  Tensor relu() const;
+  Tensor sign() const;
+  Tensor round() const;
+  Tensor floor() const;
+  Tensor ceil() const;
+  Tensor softmax(std::int64_t dim) const;
+  Tensor log_softmax(std::int64_t dim) const;
+
+  Tensor add(const Tensor& other, double alpha = 1.0) const;
+  Tensor add(double other) const;
+  Tensor sub(const Tensor& other, double alpha = 1.0) const;
+  Tensor sub(double other) const;
+  Tensor mul(const Tensor& other) const;
+  Tensor mul(double other) const;
+  Tensor div(const Tensor& other) const;
+  Tensor div(double other) const;
+  Tensor pow(double exponent) const;
+  Tensor pow(const Tensor& exponent) const;
+  Tensor maximum(const Tensor& other) const;
+  Tensor minimum(const Tensor& other) const;
+  Tensor clamp(std::optional<double> min, std::optional<double> max = std::nullopt) const;
+  Tensor clamp_min(double min) const;
+  Tensor clamp_max(double max) const;
+  Tensor where(const Tensor& condition, const Tensor& other) const;  // condition ? *this : other
+  Tensor where(const Tensor& condition, double other) const;
+
+  // Comparisons and logical ops (not differentiable), like the free functions and operators.
+  Tensor eq(const Tensor& other) const;
+  Tensor ne(const Tensor& other) const;
+  Tensor lt(const Tensor& other) const;
+  Tensor le(const Tensor& other) const;
+  Tensor gt(const Tensor& other) const;
+  Tensor ge(const Tensor& other) const;
+  Tensor eq(double other) const;
+  Tensor ne(double other) const;
+  Tensor lt(double other) const;
+  Tensor le(double other) const;
+  Tensor gt(double other) const;
+  Tensor ge(double other) const;
+  Tensor logical_and(const Tensor& other) const;
+  Tensor logical_or(const Tensor& other) const;
+  Tensor logical_xor(const Tensor& other) const;
+  Tensor logical_not() const;
+  Tensor all() const;  // true when every element is non-zero (NaN counts as true)
+  Tensor all(std::int64_t dim, bool keepdim = false) const;
+  Tensor any() const;
+  Tensor any(std::int64_t dim, bool keepdim = false) const;
+
+  // Reductions.
   Tensor sum() const;
   Tensor sum(const Shape& dims, bool keepdim = false) const;
   Tensor mean() const;
   Tensor mean(const Shape& dims, bool keepdim = false) const;
-  Tensor exp() const;
-  Tensor log() const;
-  Tensor tanh() const;
-  Tensor sigmoid() const;
-  Tensor relu() const;
-  Tensor pow(double exponent) const;
+  Tensor prod() const;
+  Tensor prod(std::int64_t dim, bool keepdim = false) const;
+  Tensor amax(const Shape& dims = {}, bool keepdim = false) const;
+  Tensor amin(const Shape& dims = {}, bool keepdim = false) const;
+  Tensor max() const;
+  Tensor min() const;
+  ValuesIndices max(std::int64_t dim, bool keepdim = false) const;  // (values, indices)
+  ValuesIndices min(std::int64_t dim, bool keepdim = false) const;
+  Tensor max(const Tensor& other) const { return maximum(other); }  // torch's x.max(y)
+  Tensor min(const Tensor& other) const { return minimum(other); }
+  Tensor argmax() const;
+  Tensor argmax(std::int64_t dim, bool keepdim = false) const;
+  Tensor argmin() const;
+  Tensor argmin(std::int64_t dim, bool keepdim = false) const;
+  // correction 1 (or true) is the unbiased estimate, as PyTorch's positional `unbiased`.
+  Tensor var(const Shape& dims = {}, double correction = 1.0, bool keepdim = false) const;
+  Tensor std(const Shape& dims = {}, double correction = 1.0, bool keepdim = false) const;
+  Tensor logsumexp(const Shape& dims = {}, bool keepdim = false) const;
+  Tensor norm(double p = 2.0, const Shape& dims = {}, bool keepdim = false) const;
+  Tensor cumsum(std::int64_t dim) const;
+  template <DimIndex I>
+  Tensor sum(I dim, bool keepdim = false) const {
+    return sum(Shape{static_cast<std::int64_t>(dim)}, keepdim);
+  }
+  template <DimIndex I>
+  Tensor mean(I dim, bool keepdim = false) const {
+    return mean(Shape{static_cast<std::int64_t>(dim)}, keepdim);
+  }
+  template <DimIndex I>
+  Tensor amax(I dim, bool keepdim = false) const {
+    return amax(Shape{static_cast<std::int64_t>(dim)}, keepdim);
+  }
+  template <DimIndex I>
+  Tensor amin(I dim, bool keepdim = false) const {
+    return amin(Shape{static_cast<std::int64_t>(dim)}, keepdim);
+  }
+  template <DimIndex I>
+  Tensor var(I dim, double correction = 1.0, bool keepdim = false) const {
+    return var(Shape{static_cast<std::int64_t>(dim)}, correction, keepdim);
+  }
+  template <DimIndex I>
+  Tensor std(I dim, double correction = 1.0, bool keepdim = false) const {
+    return std(Shape{static_cast<std::int64_t>(dim)}, correction, keepdim);
+  }
+  template <DimIndex I>
+  Tensor logsumexp(I dim, bool keepdim = false) const {
+    return logsumexp(Shape{static_cast<std::int64_t>(dim)}, keepdim);
+  }
+  template <DimIndex I>
+  Tensor norm(double p, I dim, bool keepdim = false) const {
+    return norm(p, Shape{static_cast<std::int64_t>(dim)}, keepdim);
+  }
+
+  // Products.
   Tensor matmul(const Tensor& other) const;
+  Tensor mm(const Tensor& other) const;
+  Tensor bmm(const Tensor& other) const;
+  Tensor dot(const Tensor& other) const;
+  Tensor outer(const Tensor& other) const;
+
+  // Shapes and indexing.
+  Tensor expand_as(const Tensor& other) const { return expand(other.shape()); }
+  Tensor view_as(const Tensor& other) const { return view(other.shape()); }
+  Tensor reshape_as(const Tensor& other) const { return reshape(other.shape()); }
+  Tensor repeat(const Shape& repeats) const;
+  Tensor tile(const Shape& reps) const;
+  std::vector<Tensor> split(std::int64_t split_size, std::int64_t dim = 0) const;
+  std::vector<Tensor> split_with_sizes(const Shape& sizes, std::int64_t dim = 0) const;
+  std::vector<Tensor> chunk(std::int64_t chunks, std::int64_t dim = 0) const;
+  Tensor index_select(std::int64_t dim, const Tensor& index) const;
+  Tensor gather(std::int64_t dim, const Tensor& index) const;
+  Tensor scatter_add(std::int64_t dim, const Tensor& index, const Tensor& src) const;
+  Tensor masked_fill(const Tensor& mask, double value) const;
+
   // Sums a broadcast gradient back to `shape` (the engine uses this for every input).
   Tensor sum_to(const Shape& shape) const;
+
+  // PyTorch's name of the node that made this tensor ("MulBackward0", "SumBackward1"), as
+  // y.grad_fn.name() gives in PyTorch; empty for leaves and tensors without history.
+  std::string grad_fn_name() const;
 
   // ---- in-place (no copy; bump the version counter) ----
   Tensor& add_(const Tensor& other, double alpha = 1.0);
@@ -175,6 +323,11 @@ class Tensor {
  private:
   const TensorImpl& checked() const;
   std::shared_ptr<TensorImpl> impl_;
+};
+
+// Along one dim: the values and the int64 index of the first extreme (torch.return_types.max).
+struct ValuesIndices {
+  Tensor values, indices;
 };
 
 std::ostream& operator<<(std::ostream& os, const Tensor& t);

@@ -71,14 +71,14 @@ Tensor old_self_if(const Tensor& self, const Tensor& other) {
 
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
   const Plan p = prepare(*this, "add_", other);
-  if (p.recorded) return commit(*this, "add_", add(*this, other, alpha));
+  if (p.recorded) return commit(*this, "add_", tg::add(*this, other, alpha));
   return write(*this, "add_", other, p,
                [alpha](auto x, auto y) { return x + static_cast<decltype(x)>(alpha) * y; });
 }
 
 Tensor& Tensor::sub_(const Tensor& other) {
   const Plan p = prepare(*this, "sub_", other);
-  if (p.recorded) return commit(*this, "sub_", sub(*this, other));
+  if (p.recorded) return commit(*this, "sub_", tg::sub(*this, other));
   return write(*this, "sub_", other, p, [](auto x, auto y) { return x - y; });
 }
 
@@ -88,7 +88,7 @@ Tensor& Tensor::mul_(const Tensor& other) {
   Tensor result;
   {
     NoGradGuard guard;
-    result = mul(*this, other);
+    result = tg::mul(*this, other);
   }
   const Tensor old_self = old_self_if(*this, other);
   result = autograd::record(
@@ -106,7 +106,7 @@ Tensor& Tensor::div_(const Tensor& other) {
   Tensor result;
   {
     NoGradGuard guard;
-    result = div(*this, other);
+    result = tg::div(*this, other);
   }
   const Tensor old_self = old_self_if(*this, other);
   result = autograd::record("div_", {*this, other}, result, {other, old_self},

@@ -5,6 +5,9 @@
 #include <cstdint>
 
 #include "tapegrad/core/tensor.h"
+#include "tapegrad/ops/activation.h"
+#include "tapegrad/ops/elementwise.h"
+#include "tapegrad/ops/indexing.h"
 
 namespace tg::nn::functional {
 
@@ -59,4 +62,30 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
                   const Tensor& weight, const Tensor& bias, bool training, double momentum = 0.1,
                   double eps = 1e-5);
 
+}  // namespace tg::nn::functional
+
+// One definition, two names: what PyTorch offers as both torch.X and torch.nn.functional.X is
+// reachable as both tg::X and tg::nn::functional::X (and F-only activations as
+// nn::functional::X too, next to their tg::X).
+namespace tg {
+using nn::functional::batch_norm;
+using nn::functional::binary_cross_entropy_with_logits;
+using nn::functional::dropout;
+using nn::functional::log_softmax;
+using nn::functional::softmax;
+}  // namespace tg
+
+namespace tg::nn::functional {
+using tg::elu;
+using tg::gelu;
+using tg::hardtanh;
+using tg::leaky_relu;
+using tg::one_hot;
+using tg::pad;
+using tg::relu;
+using tg::relu6;
+using tg::sigmoid;
+using tg::silu;
+using tg::softplus;
+using tg::tanh;
 }  // namespace tg::nn::functional

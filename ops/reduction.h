@@ -31,11 +31,8 @@ Tensor min(const Tensor& x);
 Tensor amax(const Tensor& x, const Shape& dims, bool keepdim = false);
 Tensor amin(const Tensor& x, const Shape& dims, bool keepdim = false);
 
-// Along one dim: the values and the int64 index of the first extreme; the gradient flows to
-// that index only.
-struct ValuesIndices {
-  Tensor values, indices;
-};
+// Along one dim: the values and the int64 index of the first extreme (ValuesIndices, in
+// core/tensor.h); the gradient flows to that index only.
 ValuesIndices max(const Tensor& x, std::int64_t dim, bool keepdim = false);
 ValuesIndices min(const Tensor& x, std::int64_t dim, bool keepdim = false);
 

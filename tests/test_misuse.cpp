@@ -629,5 +629,21 @@ BOOST_AUTO_TEST_CASE(conv_misuse) {
       {"ConvTranspose2d: groups do not divide out_channels",
        [] { nn::ConvTranspose2d(4, 3, 3, {.groups = 2}); },
        {"ConvTranspose2d", "groups=2", "out_channels=3"}},
+// Issue 12: the method spellings and print options.
+BOOST_AUTO_TEST_CASE(api_misuse) {
+  run_table({
+      {"all: dim out of range",
+       [] {
+         ones({2, 3}).all(2);
+       },
+       {"all", "dim 2", "out of range"}},
+      {"any: dim out of range", [] { ones({2}).any(-2); }, {"any", "dim -2", "out of range"}},
+      {"x.max(dim): dim out of range", [] { ones({2}).max(1); }, {"max", "dim 1"}},
+      {"set_printoptions: negative precision",
+       [] { set_printoptions({.precision = -1}); },
+       {"set_printoptions", "precision", "-1"}},
+      {"set_printoptions: zero linewidth",
+       [] { set_printoptions({.linewidth = 0}); },
+       {"set_printoptions", "linewidth", "0"}},
   });
 }

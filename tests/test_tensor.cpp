@@ -211,20 +211,18 @@ BOOST_AUTO_TEST_CASE(in_place_ops_write_through_and_bump_versions) {
   BOOST_TEST(contains(error_of([&] { i.add_(tensor({0.5f, 0.5f, 0.5f})); }), "cannot be written"));
 }
 
-BOOST_AUTO_TEST_CASE(printing_shows_values_shape_and_dtype) {
+// PyTorch's repr (more cases in test_print.cpp).
+BOOST_AUTO_TEST_CASE(printing_shows_values_as_pytorch) {
   std::ostringstream os;
   os << tensor({{1.5f, -2.0f}, {3.25f, 4.0f}});
-  BOOST_TEST(
-      os.str() ==
-      "tensor([[ 1.5000, -2.0000],\n        [ 3.2500,  4.0000]], shape=[2, 2], dtype=float32)");
+  BOOST_TEST(os.str() == "tensor([[ 1.5000, -2.0000],\n        [ 3.2500,  4.0000]])");
   std::ostringstream big;
   big << arange(0, 2000, 1, kFloat32).reshape({40, 50});
-  BOOST_TEST(contains(big.str(), "..."));
-  BOOST_TEST(contains(big.str(), "1999.0"));
-  BOOST_TEST(contains(big.str(), "shape=[40, 50]"));
+  BOOST_TEST(contains(big.str(), "  ..., 4.7000e+01"));
+  BOOST_TEST(contains(big.str(), "1.9990e+03]])"));
   std::ostringstream ints;
   ints << arange(3);
-  BOOST_TEST(ints.str() == "tensor([0, 1, 2], shape=[3], dtype=int64)");
+  BOOST_TEST(ints.str() == "tensor([0, 1, 2])");
 }
 
 // Issue 17 item 11: int64 values print exactly (they used to go through double: INT64_MAX
@@ -235,11 +233,10 @@ BOOST_AUTO_TEST_CASE(printing_int64_is_exact) {
                                               (std::int64_t{1} << 53) + 1,
                                               std::numeric_limits<std::int64_t>::min()});
   BOOST_TEST(os.str() ==
-             "tensor([ 9223372036854775807,     9007199254740993, -9223372036854775808], "
-             "shape=[3], dtype=int64)");
+             "tensor([ 9223372036854775807,     9007199254740993, -9223372036854775808])");
   std::ostringstream u8;
   u8 << from_vector(std::vector<std::uint8_t>{0, 255, 7});
-  BOOST_TEST(u8.str() == "tensor([  0, 255,   7], shape=[3], dtype=uint8)");
+  BOOST_TEST(u8.str() == "tensor([  0, 255,   7], dtype=uint8)");
 }
 
 // Issue 17 item 14: a summarized print reads only the printed elements (it used to copy the
@@ -250,28 +247,25 @@ BOOST_AUTO_TEST_CASE(printing_reads_only_what_it_shows) {
   std::ostringstream huge;
   huge << full({1}, 7.0).expand({std::int64_t{1} << 20, std::int64_t{1} << 20});
   BOOST_TEST(huge.str() ==
-             "tensor([[7.0, 7.0, 7.0, ..., 7.0, 7.0, 7.0],\n"
-             "        [7.0, 7.0, 7.0, ..., 7.0, 7.0, 7.0],\n"
-             "        [7.0, 7.0, 7.0, ..., 7.0, 7.0, 7.0],\n"
+             "tensor([[7., 7., 7.,  ..., 7., 7., 7.],\n"
+             "        [7., 7., 7.,  ..., 7., 7., 7.],\n"
+             "        [7., 7., 7.,  ..., 7., 7., 7.],\n"
              "        ...,\n"
-             "        [7.0, 7.0, 7.0, ..., 7.0, 7.0, 7.0],\n"
-             "        [7.0, 7.0, 7.0, ..., 7.0, 7.0, 7.0],\n"
-             "        [7.0, 7.0, 7.0, ..., 7.0, 7.0, 7.0]], shape=[1048576, 1048576], "
-             "dtype=float32)");
+             "        [7., 7., 7.,  ..., 7., 7., 7.],\n"
+             "        [7., 7., 7.,  ..., 7., 7., 7.],\n"
+             "        [7., 7., 7.,  ..., 7., 7., 7.]])");
   // An elided value does not widen the columns or change the precision.
   Tensor z = zeros({2000});
   z.set({1000}, 123456.5);
   std::ostringstream os;
   os << z;
-  BOOST_TEST(os.str() ==
-             "tensor([0.0, 0.0, 0.0, ..., 0.0, 0.0, 0.0], shape=[2000], dtype=float32)");
+  BOOST_TEST(os.str() == "tensor([0., 0., 0.,  ..., 0., 0., 0.])");
   // A strided view prints its own elements.
   std::ostringstream strided;
   strided << arange(0, 4000, 1).reshape({2, 2000}).slice(1, 1, 2000, 2);
   BOOST_TEST(strided.str() ==
-             "tensor([[   1,    3,    5, ..., 1995, 1997, 1999],\n"
-             "        [2001, 2003, 2005, ..., 3995, 3997, 3999]], "
-             "shape=[2, 1000], dtype=int64)");
+             "tensor([[   1,    3,    5,  ..., 1995, 1997, 1999],\n"
+             "        [2001, 2003, 2005,  ..., 3995, 3997, 3999]])");
 }
 
 // Issue 17 item 9: a scalar that does not fit the dtype is an error naming the op, as in PyTorch
