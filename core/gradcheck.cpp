@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "tapegrad/core/autograd.h"
+#include "tapegrad/core/detail/tensor_impl.h"
 #include "tapegrad/core/random.h"
 
 namespace tg {

@@ -11,6 +11,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "tapegrad/core/detail/tensor_impl.h"
 #include "tapegrad/core/tensor.h"
 
 namespace tg {

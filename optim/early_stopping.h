@@ -19,7 +19,7 @@
 #include <limits>
 
 #include "tapegrad/nn/module.h"
-#include "tapegrad/nn/state_dict.h"
+#include "tapegrad/core/state_dict.h"
 
 namespace tg::optim {
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <tapegrad/tapegrad.h>
+#include "tapegrad/core/detail/file_io.h"  // internal: this test checks the library's own state
 #include <algorithm>
 #include <chrono>
 #include <cstring>

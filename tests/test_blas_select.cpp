@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <tapegrad/tapegrad.h>
+#include "tapegrad/core/detail/blas_select.h"  // internal: this test checks the library's own state
 #include <cmath>
 #include <cstdlib>
 #include <map>
