@@ -7,8 +7,8 @@
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/core/detail/autograd.h"
 #include "tapegrad/core/detail/iterate.h"
-#include "tapegrad/core/random.h"
 #include "tapegrad/core/detail/view_tracking.h"
+#include "tapegrad/core/random.h"
 
 namespace tg {
 

@@ -87,7 +87,8 @@ class Tensor {
   bool requires_grad() const;
   Tensor& requires_grad_(bool on = true);
   bool is_leaf() const;
-  std::shared_ptr<autograd::GradFn> grad_fn() const;  // null for leaves
+  // The node that made this tensor (null for leaves); grad_fn()->name() is the op, e.g. "mul".
+  std::shared_ptr<autograd::GradFn> grad_fn() const;
   Tensor grad() const;  // undefined until a backward pass fills it
   void set_grad(const Tensor& g) const;
   void zero_grad() const;  // drops .grad (set to none)

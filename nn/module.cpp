@@ -59,7 +59,7 @@ Module::Module(Module&& other) noexcept
       buffers_(std::move(other.buffers_)),
       children_(std::move(other.children_)),
       training_(other.training_),
-      owning_(other.owning_) ,
+      owning_(other.owning_),
       birth_(other.birth_) {}
 
 // ---- the registration check of operator() ----

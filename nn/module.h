@@ -29,8 +29,8 @@
 #include <utility>
 #include <vector>
 
-#include "tapegrad/core/tensor.h"
 #include "tapegrad/core/state_dict.h"
+#include "tapegrad/core/tensor.h"
 
 namespace tg::nn {
 

@@ -102,7 +102,8 @@ Adam::Adam(std::vector<ParamGroup> groups, const AdamOptions& defaults) : Optimi
 }
 void Adam::step() {
   adam_step(
-      "Adam::step", groups_, [this](std::size_t g, std::size_t i) -> AdamState& { return state_of(g, i); }, false);
+      "Adam::step", groups_,
+      [this](std::size_t g, std::size_t i) -> AdamState& { return state_of(g, i); }, false);
 }
 
 AdamW::AdamW(std::vector<Tensor> params, const AdamWOptions& options) : OptimizerWith(options) {
@@ -114,7 +115,8 @@ AdamW::AdamW(std::vector<ParamGroup> groups, const AdamWOptions& defaults)
 }
 void AdamW::step() {
   adam_step(
-      "AdamW::step", groups_, [this](std::size_t g, std::size_t i) -> AdamState& { return state_of(g, i); }, true);
+      "AdamW::step", groups_,
+      [this](std::size_t g, std::size_t i) -> AdamState& { return state_of(g, i); }, true);
 }
 
 }  // namespace tg::optim

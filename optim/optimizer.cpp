@@ -61,8 +61,9 @@ void check_params(const std::vector<Tensor>& existing, const std::vector<Tensor>
              "; only floating-point tensors can be optimized");
     TG_CHECK(p.is_leaf(), "optimizer: parameter ", i, " of shape ", shape_str(p.shape()),
              " is not a leaf tensor (it was computed by an op); optimize leaves only");
-    TG_CHECK(!listed(existing, existing.size(), p) && !listed(added, i, p), "optimizer: parameter ", i, " of shape ",
-             shape_str(p.shape()), " appears more than once across parameter groups");
+    TG_CHECK(!listed(existing, existing.size(), p) && !listed(added, i, p), "optimizer: parameter ",
+             i, " of shape ", shape_str(p.shape()),
+             " appears more than once across parameter groups");
   }
 }
 

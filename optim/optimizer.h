@@ -28,8 +28,8 @@
 
 #include "tapegrad/core/dtype.h"
 #include "tapegrad/core/grad_mode.h"
-#include "tapegrad/core/threading.h"
 #include "tapegrad/core/state_dict.h"
+#include "tapegrad/core/threading.h"
 
 namespace tg::optim {
 

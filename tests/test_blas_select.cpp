@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include <tapegrad/tapegrad.h>
-#include "tapegrad/core/detail/blas_select.h"  // internal: this test checks the library's own state
 #include <cmath>
 #include <cstdlib>
 #include <map>
@@ -20,6 +19,7 @@
 #include <sstream>
 #include <string>
 #include <vector>
+#include "tapegrad/core/detail/blas_select.h"  // internal: this test checks the library's own state
 
 using namespace tg;
 using detail::CpuFeatures;

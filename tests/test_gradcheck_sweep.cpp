@@ -11,6 +11,8 @@
 #include <set>
 #include <sstream>
 
+#include <tapegrad/tapegrad.h>
+
 #include "sweep/op_table.h"
 #include "tapegrad/core/detail/autograd.h"  // walks the recorded graph (Node::next_edges)
 
@@ -198,14 +200,14 @@ BOOST_AUTO_TEST_CASE(the_sweep_catches_a_backward_closure_that_captures_a_tensor
                  .find("leaky_square [captures its output]: ") == 0u);
 
   // The same op saving its tensor the right way leaks nothing.
-  sweep::OpSample clean{"square", "saved through record",
-                        [](const sweep::In& in) {
-                          return autograd::record("square_ok", {in[0]}, in[0].detach() * in[0].detach(), {in[0]},
-                                                  [](const Tensor& g, const autograd::Saved& s) {
-                                                    return grads{g * 2.0 * s[0]};
-                                                  });
-                        },
-                        [] { return sweep::In{sweep::rnd({3})}; }, false};
+  sweep::OpSample clean{
+      "square", "saved through record",
+      [](const sweep::In& in) {
+        return autograd::record(
+            "square_ok", {in[0]}, in[0].detach() * in[0].detach(), {in[0]},
+            [](const Tensor& g, const autograd::Saved& s) { return grads{g * 2.0 * s[0]}; });
+      },
+      [] { return sweep::In{sweep::rnd({3})}; }, false};
   BOOST_TEST(check_sample(clean, covered) == 0);
 }
 

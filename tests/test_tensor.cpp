@@ -4,11 +4,11 @@
 #include <boost/test/unit_test.hpp>
 
 #include <tapegrad/tapegrad.h>
-#include "tapegrad/core/detail/tensor_impl.h"  // internal: this test checks the library's own state
 #include <cmath>
 #include <limits>
 #include <sstream>
 #include "error_text.h"
+#include "tapegrad/core/detail/tensor_impl.h"  // internal: this test checks the library's own state
 
 using namespace tg;
 using namespace tg::test;

@@ -8,7 +8,9 @@
 namespace {
 
 template <typename T>
-concept complete = requires { sizeof(T); };
+concept complete = requires {
+  sizeof(T);
+};
 // The engine's types are declared, never defined, for users: their fields are not API.
 static_assert(!complete<tg::TensorImpl>, "TensorImpl's fields leaked into the public headers");
 static_assert(!complete<tg::autograd::Node>, "autograd::Node leaked into the public headers");

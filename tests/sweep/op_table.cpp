@@ -1,4 +1,6 @@
 #include "sweep/op_table.h"
+#include "tapegrad/ops/elementwise.h"
+#include "tapegrad/ops/shape.h"
 
 namespace tg::sweep {
 
