@@ -1,4 +1,5 @@
 #include "sweep/op_table.h"
+#include "tapegrad/core/random.h"
 #include "tapegrad/ops/elementwise.h"
 #include "tapegrad/ops/shape.h"
 

@@ -3,6 +3,7 @@
 // ops), except where a sample checks the value a kink takes on purpose.
 #include "sweep/op_table.h"
 #include "tapegrad/ops/activation.h"
+#include "tapegrad/ops/comparison.h"
 #include "tapegrad/ops/elementwise.h"
 #include "tapegrad/ops/shape.h"
 
