@@ -1,4 +1,4 @@
-#include "tapegrad/core/atomic_file.h"
+#include "tapegrad/core/detail/file_io.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -2,6 +2,7 @@
 // (The engine adds and reduces gradients with ops from ops/; that is the one place core/ calls
 // into ops/, through the Tensor methods declared in tensor.h.)
 #include "tapegrad/core/autograd.h"
+#include "tapegrad/core/detail/autograd.h"
 
 #include <array>
 #include <atomic>
@@ -9,7 +10,7 @@
 #include <queue>
 #include <span>
 
-#include "tapegrad/core/view_tracking.h"
+#include "tapegrad/core/detail/view_tracking.h"
 #include "tapegrad/ops/elementwise.h"
 
 namespace tg {
@@ -240,9 +241,11 @@ SavedTensor::SavedTensor(const Tensor& t, bool is_output, std::uint32_t output_n
   data_ = is_output || !t.impl()->requires_grad ? t.detach() : t;
   // A non-leaf input keeps its history, not its handle: a handle (or the base a view holds)
   // can own this very node after an in-place op, which would be a reference cycle.
-  if (!is_output && t.grad_fn()) {
-    data_.impl()->grad_fn = t.grad_fn();
-    data_.impl()->output_nr = t.impl()->output_nr;
+  if (!is_output) {
+    if (const auto& fn = detail::grad_fn(t)) {
+      data_.impl()->grad_fn = fn;
+      data_.impl()->output_nr = t.impl()->output_nr;
+    }
   }
 }
 
@@ -262,6 +265,8 @@ void SavedTensor::check_version(std::string_view op, std::size_t index) const {
            ") needed for the gradient was modified by an in-place operation (version ", version_,
            " -> ", now, "); compute on a clone() or do the in-place change after backward");
 }
+
+std::size_t Saved::size() const { return saved_.size(); }
 
 Tensor Saved::operator[](std::size_t i) const {
   TG_CHECK(i < saved_.size(), "backward: asked for saved tensor ", i, " but only ", saved_.size(),

@@ -8,16 +8,15 @@
 //     return autograd::record("exp", {x}, y, {y},              // saved: y
 //         [](const Tensor& g, const autograd::Saved& s) { return grads{g * s[0]}; });
 //   }
+// The engine's types (Node, Edge, SavedTensor) are internal: core/detail/autograd.h.
 // Backward closures must capture no Tensor (save them through the `saved` list instead): the
 // engine checks saved tensors against in-place changes, avoids reference cycles through saved
 // outputs, and frees them after backward. Broadcast gradients are summed back to each input's
 // shape by the engine, not by each op.
-#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,70 +31,8 @@ using grads = std::vector<Tensor>;  // one gradient per input; undefined = zero 
 namespace autograd {
 
 class Node;
-
-// Where a gradient goes: output slot `input_nr` of `node` (node is null when no grad is needed).
-struct Edge {
-  std::shared_ptr<Node> node;
-  std::uint32_t input_nr = 0;
-};
-
-struct TensorMeta {
-  Shape shape;
-  Dtype dtype = kFloat32;
-};
-
-// A tensor kept for backward, with the version it had when saved.
-class SavedTensor {
- public:
-  SavedTensor() = default;
-  SavedTensor(const Tensor& t, bool is_output, std::uint32_t output_nr = 0);
-  // Rebuilds the tensor; for a saved output under create_graph, re-attaches it to `owner` so
-  // that the second backward can differentiate through it.
-  Tensor unpack(Node& owner) const;
-  void check_version(std::string_view op, std::size_t index) const;
-
- private:
-  Tensor data_;  // for outputs a detached alias: holding the output itself would form a cycle
-  std::uint32_t version_ = 0;
-  std::uint32_t output_nr_ = 0;
-  bool is_output_ = false;
-};
-
-class Node : public std::enable_shared_from_this<Node> {
- public:
-  // Frees the graph below this node with a loop, not by recursing through each node's
-  // destructor: a chain of a million nodes would overflow the stack.
-  virtual ~Node();
-  virtual std::string_view name() const = 0;
-  // Gradients w.r.t. the inputs (one per next_edge), given gradients w.r.t. the outputs.
-  virtual grads apply(grads&& grad_outputs) = 0;
-  // Frees what apply needs; called after a backward pass without retain_graph.
-  virtual void release() {}
-  virtual bool released() const { return false; }
-
-  std::vector<Edge> next_edges;         // one per input
-  std::vector<TensorMeta> input_meta;   // gradients are summed back to these shapes
-  std::vector<TensorMeta> output_meta;  // missing output gradients become zeros of these
-  std::uint64_t sequence_nr = 0;        // creation order; later nodes run first
-
-  struct PreHook {
-    std::uint32_t output_nr;
-    int id;
-    std::shared_ptr<GradHook> fn;  // shared: a backward pass runs a snapshot of the list
-  };
-  // Threads may register hooks while others run backward through this node: pre_hooks and
-  // retained change under `mutex`, and has_hooks (set once either is non-empty) lets the engine
-  // skip the lock for the usual node without any.
-  std::vector<PreHook> pre_hooks;  // hooks of non-leaf tensors (this node's outputs)
-  std::vector<std::pair<std::uint32_t, std::weak_ptr<TensorImpl>>> retained;  // retain_grad
-  std::atomic<bool> has_hooks{false};
-  // Guards the lists above, the node's saved state between apply and release (threads may run
-  // backward through one graph with retain_graph), and a leaf's .grad in AccumulateGrad.
-  mutable std::mutex mutex;
-  // Name of the forward op that recorded this node, for error messages (a view of a string the
-  // node owns; empty for leaf sinks).
-  std::string_view forward_trace;
-};
+class SavedTensor;
+struct Edge;
 
 // What a backward closure receives besides the output gradient(s).
 class Saved {
@@ -103,7 +40,7 @@ class Saved {
   Saved(const std::vector<SavedTensor>& saved, const std::vector<Edge>& edges, Node& owner)
       : saved_(saved), edges_(edges), owner_(owner) {}
   Tensor operator[](std::size_t i) const;
-  std::size_t size() const { return saved_.size(); }
+  std::size_t size() const;
   bool needs_grad(std::size_t input) const;
 
  private:
@@ -129,19 +66,7 @@ std::vector<Tensor> record_multi(std::string op, const std::vector<Tensor>& inpu
                                  std::vector<Tensor> outputs, const std::vector<Tensor>& saved,
                                  MultiBackwardFn backward);
 
-// The edge a gradient for `t` flows into (its grad_fn slot, or its leaf accumulator).
-Edge gradient_edge(const Tensor& t);
-
 }  // namespace autograd
-
-namespace detail {
-// Guards a leaf's grad_accumulator, hooks and hook ids (a lock picked by address, held briefly:
-// never while user code runs).
-std::mutex& leaf_mutex(const TensorImpl* impl);
-// Drops a reference to a node; inside the freeing of a graph, the last reference is queued
-// instead of destroyed in place (TensorImpl's destructor calls this for its grad_fn).
-void release_node(std::shared_ptr<autograd::Node>& node) noexcept;
-}  // namespace detail
 
 // Sums d(outputs)/d(inputs) weighted by grad_outputs and returns it, without touching .grad.
 // grad_outputs may be omitted for one-element outputs. An input that does not influence the

@@ -1,4 +1,5 @@
 #include "tapegrad/core/blas_info.h"
+#include "tapegrad/core/detail/blas_select.h"
 
 #include <cblas.h>
 #include <cpuid.h>

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "tapegrad/core/autograd.h"
+#include "tapegrad/core/detail/tensor_impl.h"
 #include "tapegrad/core/random.h"
 
 namespace tg {
@@ -73,8 +74,9 @@ bool gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inputs,
       const Tensor v = from_vector(one).reshape(out.shape()).to(out.dtype());
       auto g = grad({out}, diff_inputs, {v}, /*retain_graph=*/true, false, /*allow_unused=*/true);
       for (std::size_t j = 0; j < diff.size(); ++j)
-        row[j] = g[j].defined() ? g[j].to_vector<double>()
-                                : std::vector<double>(static_cast<std::size_t>(diff_inputs[j].numel()), 0.0);
+        row[j] = g[j].defined()
+                     ? g[j].to_vector<double>()
+                     : std::vector<double>(static_cast<std::size_t>(diff_inputs[j].numel()), 0.0);
     }
     // Numeric Jacobian, column by column.
     for (std::size_t j = 0; j < diff.size(); ++j) {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "tapegrad/core/autograd.h"
+#include "tapegrad/core/detail/tensor_impl.h"
 #include "tapegrad/core/tensor.h"
 
 namespace tg {

@@ -1,34 +1,9 @@
 #pragma once
-// The bytes behind one or more tensors (views share a Storage), plus the version counter that
-// autograd uses to detect in-place changes of saved tensors.
-#include <atomic>
-#include <cstddef>
+// Memory statistics and the block cache behind tensor storage (the Storage class itself is
+// internal: core/detail/storage.h).
 #include <cstdint>
-#include <memory>
 
 namespace tg {
-
-class Storage {
- public:
-  explicit Storage(std::size_t nbytes);  // 64-byte aligned, uninitialized
-  ~Storage();
-  Storage(const Storage&) = delete;
-  Storage& operator=(const Storage&) = delete;
-
-  void* data() const { return data_; }
-  std::size_t nbytes() const { return nbytes_; }
-
-  // Atomic: threads may write disjoint parts of one storage (e.g. rows through views), and
-  // each write must count; relaxed, since it orders nothing else.
-  std::uint32_t version() const { return version_.load(std::memory_order_relaxed); }
-  void bump_version() { version_.fetch_add(1, std::memory_order_relaxed); }
-
- private:
-  void* data_ = nullptr;
-  std::size_t nbytes_ = 0;
-  std::size_t block_ = 0;  // bytes of the large block behind data_ (may exceed nbytes_), or 0
-  std::atomic<std::uint32_t> version_{0};
-};
 
 // Live counts, so tests can show that training loops and dropped graphs free everything.
 struct MemoryStats {
@@ -57,9 +32,5 @@ void set_cache_limit_bytes(std::int64_t bytes);
 // Returns cached large blocks to the operating system, and the calling thread's cached small
 // blocks to the heap (as torch.cuda.empty_cache does for its cache).
 void empty_cache();
-
-namespace detail {
-void count_tensor(int delta);  // called by TensorImpl's constructor and destructor
-}
 
 }  // namespace tg

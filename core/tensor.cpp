@@ -5,9 +5,10 @@
 #include <limits>
 
 #include "tapegrad/core/autograd.h"
-#include "tapegrad/core/iterate.h"
+#include "tapegrad/core/detail/autograd.h"
+#include "tapegrad/core/detail/iterate.h"
+#include "tapegrad/core/detail/view_tracking.h"
 #include "tapegrad/core/random.h"
-#include "tapegrad/core/view_tracking.h"
 
 namespace tg {
 
@@ -152,11 +153,16 @@ Tensor& Tensor::requires_grad_(bool on) {
   return *this;
 }
 
-bool Tensor::is_leaf() const { return grad_fn() == nullptr; }
-const std::shared_ptr<autograd::Node>& Tensor::grad_fn() const {
-  detail::refresh_view(*this);
-  return checked().grad_fn;
+bool Tensor::is_leaf() const { return detail::grad_fn(*this) == nullptr; }
+std::shared_ptr<autograd::GradFn> Tensor::grad_fn() const { return detail::grad_fn(*this); }
+
+namespace detail {
+const std::shared_ptr<autograd::Node>& grad_fn(const Tensor& t) {
+  refresh_view(t);
+  if (!t.defined()) throw Error("tensor: operation on an undefined tensor");
+  return t.impl()->grad_fn;
 }
+}  // namespace detail
 
 Tensor Tensor::grad() const {
   const auto& i = checked();
@@ -175,6 +181,7 @@ void Tensor::set_grad(const Tensor& g) const {
 void Tensor::zero_grad() const { const_cast<TensorImpl&>(checked()).grad.reset(); }
 
 std::uint32_t Tensor::version() const { return checked().storage->version(); }
+void Tensor::bump_version() const { checked().storage->bump_version(); }
 
 void Tensor::backward(const Tensor& gradient, bool retain_graph, bool create_graph) const {
   tg::backward({*this}, gradient.defined() ? std::vector<Tensor>{gradient} : std::vector<Tensor>{},

@@ -5,7 +5,6 @@
 // Metadata, data access and autograd state are defined in core/. The math and view methods
 // declared at the bottom are thin conveniences over the free functions in ops/, where each op's
 // forward and backward live.
-#include <atomic>
 #include <concepts>
 #include <cstdint>
 #include <functional>
@@ -15,55 +14,30 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tapegrad/core/dtype.h"
 #include "tapegrad/core/shape.h"
-#include "tapegrad/core/storage.h"
 
 namespace tg {
 
 class Tensor;
-namespace autograd {
-class Node;
-}
-
 using GradHook = std::function<Tensor(const Tensor&)>;  // returns a replacement, or undefined
 
-// The state behind a Tensor handle. Users rarely touch it directly.
-struct TensorImpl {
-  TensorImpl(std::shared_ptr<Storage> storage, Shape shape, Shape strides, std::int64_t offset,
-             Dtype dtype);
-  ~TensorImpl();
-  TensorImpl(const TensorImpl&) = delete;
-  TensorImpl& operator=(const TensorImpl&) = delete;
+// The state behind a Tensor handle (shape, strides, storage, autograd fields): internal, defined
+// in core/detail/tensor_impl.h. Users hold Tensors; impl() is for the library's own code.
+struct TensorImpl;
 
-  std::shared_ptr<Storage> storage;
-  Shape shape;
-  Shape strides;        // in elements
-  std::int64_t offset;  // in elements
-  Dtype dtype;
-
-  // Autograd state.
-  bool requires_grad = false;                      // meaningful for leaves
-  std::shared_ptr<autograd::Node> grad_fn;         // set on results of recorded ops
-  std::uint32_t output_nr = 0;                     // which output of grad_fn this is
-  std::shared_ptr<TensorImpl> grad;                // accumulated gradient (leaves, retain_grad)
-  std::weak_ptr<autograd::Node> grad_accumulator;  // leaves: the node that fills .grad
-  bool retains_grad = false;
-  // Leaf hooks (non-leaf hooks live on grad_fn), shared so a backward pass can run a snapshot.
-  std::vector<std::pair<int, std::shared_ptr<GradHook>>> hooks;
-  int next_hook_id = 0;
-
-  // View tracking (core/view_tracking.h). A view made by a view op keeps its base (the
-  // tensor that owns the memory, never itself a view) so that an in-place op on the view can
-  // rewrite the base's history, and a view whose memory changed re-derives its grad_fn from the
-  // base. view_version is the storage version at which grad_fn was last derived.
-  std::shared_ptr<TensorImpl> view_base;
-  std::atomic<std::uint32_t> view_version{0};
-  std::uint8_t view_creation = 0;  // detail::ViewCreation
-  const char* view_op = nullptr;   // the op that made a multi-output view, for messages
+namespace autograd {
+// The public face of a recorded op's backward node: what `x.grad_fn()` points to. The engine's
+// node type (core/detail/autograd.h) derives from it and keeps its edges and saved state private.
+class GradFn {
+ public:
+  virtual ~GradFn() = default;
+  virtual std::string_view name() const = 0;  // the op that recorded it, e.g. "mul"
 };
+}  // namespace autograd
 
 struct ValuesIndices;  // max/min along a dim; defined below
 
@@ -123,7 +97,8 @@ class Tensor {
   bool requires_grad() const;
   Tensor& requires_grad_(bool on = true);
   bool is_leaf() const;
-  const std::shared_ptr<autograd::Node>& grad_fn() const;
+  // The node that made this tensor (null for leaves); grad_fn()->name() is the op, e.g. "mul".
+  std::shared_ptr<autograd::GradFn> grad_fn() const;
   Tensor grad() const;  // undefined until a backward pass fills it
   void set_grad(const Tensor& g) const;
   void zero_grad() const;  // drops .grad (set to none)
@@ -137,6 +112,8 @@ class Tensor {
   int register_hook(GradHook hook) const;
   void remove_hook(int id) const;
   std::uint32_t version() const;
+  // Counts an in-place change made by writing through data_ptr(), so that autograd sees it.
+  void bump_version() const;
 
   // ---- views (no copy; defined in ops/shape.cpp) ----
   Tensor reshape(const Shape& shape) const;
@@ -378,10 +355,9 @@ Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape, Dtype dt
 // ---- template definitions ----
 template <typename T>
 T* Tensor::data_ptr() const {
-  const auto& i = checked();
-  TG_CHECK(i.dtype == dtype_of<T>(), "data_ptr: tensor has dtype ", i.dtype,
+  TG_CHECK(dtype() == dtype_of<T>(), "data_ptr: tensor has dtype ", dtype(),
            " but the requested element type is ", dtype_name(dtype_of<T>()));
-  return static_cast<T*>(i.storage->data()) + i.offset;
+  return static_cast<T*>(raw_data());
 }
 
 template <typename T>

@@ -2,14 +2,15 @@
 // region ops they need, each with its backward: gather a view's region out of a base-shaped
 // tensor ("as_strided"), scatter a region's gradient into zeros of the base's shape
 // ("as_strided_backward"), and replace the region of a base-shaped tensor ("copy_slices").
-#include "tapegrad/core/view_tracking.h"
+#include "tapegrad/core/detail/view_tracking.h"
 
 #include <algorithm>
 #include <cstring>
 #include <mutex>
 
 #include "tapegrad/core/autograd.h"
-#include "tapegrad/core/iterate.h"
+#include "tapegrad/core/detail/autograd.h"
+#include "tapegrad/core/detail/iterate.h"
 
 namespace tg::detail {
 namespace {

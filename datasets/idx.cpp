@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "tapegrad/core/atomic_file.h"
+#include "tapegrad/core/detail/file_io.h"
 
 namespace tg::datasets {
 

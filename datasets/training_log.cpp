@@ -16,7 +16,7 @@
 #include <limits>
 #include <sstream>
 
-#include "tapegrad/core/atomic_file.h"
+#include "tapegrad/core/detail/file_io.h"
 #include "tapegrad/core/error.h"
 
 namespace tg {

@@ -4,6 +4,7 @@
 #include <numbers>
 #include <sstream>
 
+#include "tapegrad/ops/activation.h"
 #include "tapegrad/ops/elementwise.h"
 #include "tapegrad/ops/nn_functional.h"
 

@@ -3,12 +3,14 @@
 #include <cxxabi.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <ostream>
 #include <set>
 #include <sstream>
 #include <typeinfo>
 
+#include "tapegrad/core/detail/tensor_impl.h"
 #include "tapegrad/core/error.h"
 #include "tapegrad/core/grad_mode.h"
 
@@ -57,7 +59,62 @@ Module::Module(Module&& other) noexcept
       buffers_(std::move(other.buffers_)),
       children_(std::move(other.children_)),
       training_(other.training_),
-      owning_(other.owning_) {}
+      owning_(other.owning_),
+      birth_(other.birth_) {}
+
+// ---- the registration check of operator() ----
+namespace {
+struct Frame {
+  const Module* module;
+  std::uint64_t birth_limit;  // modules born after this are locals of the running call
+};
+thread_local std::vector<Frame> call_stack;
+std::atomic<std::uint64_t> births{0};
+}  // namespace
+
+std::uint64_t Module::next_birth() { return births.fetch_add(1, std::memory_order_relaxed) + 1; }
+
+// Whether `this` is `ancestor` or one of its registered descendants (depth-first; module trees
+// are small, and this runs once per module call).
+bool Module::is_registered_under(const Module* ancestor) const {
+  if (ancestor == this) return true;
+  std::vector<const Module*> todo{ancestor};
+  std::set<const Module*> seen;
+  while (!todo.empty()) {
+    const Module* m = todo.back();
+    todo.pop_back();
+    if (!seen.insert(m).second) continue;
+    for (const auto& c : m->children_) {
+      if (c.module == this) return true;
+      todo.push_back(c.module);
+    }
+  }
+  return false;
+}
+
+Module::CallScope::CallScope(Module& module) {
+  if (!call_stack.empty()) {
+    const Frame& caller = call_stack.back();
+    // Registered anywhere under the outermost running module (shared and tied modules are
+    // often registered higher up than where they are called), or made during the call.
+    const bool ok = module.birth_ > call_stack.front().birth_limit ||
+                    module.is_registered_under(call_stack.front().module);
+    TG_CHECK(ok, caller.module->name(), ": its forward called a ", module.name(),
+             " that is not registered under it, so that ", module.name(),
+             "'s parameters and buffers would be left out of parameters(), the optimizer, ",
+             "state_dict() and train()/eval(). Register it in ", caller.module->name(),
+             "'s constructor: register_module(\"name\", member) or register_modules({{\"name\", ",
+             "member}, ...}) (or hold it in a registered nn::Sequential or nn::ModuleList)");
+  }
+  call_stack.push_back({&module, births.load(std::memory_order_relaxed)});
+}
+
+Module::CallScope::~CallScope() { call_stack.pop_back(); }
+
+Tensor Module::operator()(const Tensor& input) {
+  CallScope scope(*this);
+  return forward(input);
+}
 
 Tensor Module::forward(const Tensor&) {
   throw Error(detail::concat(name(), ": forward(const Tensor&) is not implemented; define ",

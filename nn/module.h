@@ -29,8 +29,8 @@
 #include <utility>
 #include <vector>
 
+#include "tapegrad/core/state_dict.h"
 #include "tapegrad/core/tensor.h"
-#include "tapegrad/nn/state_dict.h"
 
 namespace tg::nn {
 
@@ -56,7 +56,23 @@ class Module {
   // `Tensor forward(const Tensor&)` in a derived struct does); modules with other signatures
   // define their own forward and operator() instead.
   virtual Tensor forward(const Tensor& input);
-  Tensor operator()(const Tensor& input) { return forward(input); }
+  // Runs forward. Called inside another module's call, this module must be registered under
+  // that module (or one of its registered descendants), or have been made during that call:
+  // otherwise it is a tg::Error naming both, since its parameters would be left out of
+  // parameters(), the optimizer and state_dict() without a word. Calling `net.forward(x)`
+  // directly skips the check for `net`'s children: call `net(x)`, as in PyTorch.
+  Tensor operator()(const Tensor& input);
+
+  // Marks this module as running for the registration check above; a module whose call
+  // operator takes other arguments (a loss taking input and target) holds one while it runs:
+  //   Tensor operator()(const Tensor& a, const Tensor& b) { CallScope scope(*this); ... }
+  class CallScope {
+   public:
+    explicit CallScope(Module& module);
+    ~CallScope();
+    CallScope(const CallScope&) = delete;
+    CallScope& operator=(const CallScope&) = delete;
+  };
 
   // ---- registration (names: non-empty, no '.', unique within this module) ----
   // Stores `value` as a parameter (a leaf; requires grad unless told otherwise) and returns the
@@ -151,6 +167,11 @@ class Module {
   std::vector<Child> children_;
   bool training_ = true;
   bool owning_ = false;
+  // Construction order (a global count): a module made after its caller's call began is a
+  // local of that forward, which needs no registration.
+  std::uint64_t birth_ = next_birth();
+  static std::uint64_t next_birth();
+  bool is_registered_under(const Module* ancestor) const;
 };
 
 // A module that owns everything it registers, and so can be moved (see the note at the top).

@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
-#include "tapegrad/core/atomic_file.h"
+#include "tapegrad/core/detail/file_io.h"
 #include "tapegrad/core/error.h"
 
 namespace tg {

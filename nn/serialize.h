@@ -21,8 +21,8 @@
 #include <string>
 
 #include "tapegrad/core/atomic_file.h"  // write_file_atomic, used by save
+#include "tapegrad/core/state_dict.h"
 #include "tapegrad/nn/module.h"
-#include "tapegrad/nn/state_dict.h"
 
 namespace tg {
 

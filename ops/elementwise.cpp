@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "tapegrad/core/autograd.h"
+#include "tapegrad/ops/comparison.h"
 #include "tapegrad/ops/kernels/elementwise.h"
 #include "tapegrad/ops/kernels/reduce.h"
 #include "tapegrad/ops/kernels/vec_math.h"

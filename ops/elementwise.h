@@ -78,6 +78,3 @@ Tensor operator*(double a, const Tensor& b);
 Tensor operator/(double a, const Tensor& b);
 
 }  // namespace tg
-
-#include "tapegrad/ops/activation.h"
-#include "tapegrad/ops/comparison.h"

@@ -8,8 +8,8 @@
 #include <limits>
 
 #include "tapegrad/core/autograd.h"
-#include "tapegrad/core/iterate.h"
-#include "tapegrad/core/view_tracking.h"
+#include "tapegrad/core/detail/iterate.h"
+#include "tapegrad/core/detail/view_tracking.h"
 #include "tapegrad/ops/kernels/copy_rows.h"
 #include "tapegrad/ops/kernels/rows.h"
 #include "tapegrad/ops/shape.h"

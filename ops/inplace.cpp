@@ -11,7 +11,8 @@
 // other overlapping operands (strided, where PyTorch's result depends on the loop order) are
 // copied first, so the result is always the out-of-place one.
 #include "tapegrad/core/autograd.h"
-#include "tapegrad/core/view_tracking.h"
+#include "tapegrad/core/detail/autograd.h"
+#include "tapegrad/core/detail/view_tracking.h"
 #include "tapegrad/ops/elementwise.h"
 #include "tapegrad/ops/kernels/elementwise.h"
 #include "tapegrad/ops/shape.h"
@@ -49,7 +50,7 @@ Tensor& commit(Tensor& self, const char* op, const Tensor& result) {
     kernels::binary_inplace(op, self, result, [](auto, auto r) { return r; });
   }
   self.impl()->storage->bump_version();
-  if (result.grad_fn()) detail::rebase_history(self, result.grad_fn());
+  if (const auto& fn = detail::grad_fn(result)) detail::rebase_history(self, fn);
   return self;
 }
 

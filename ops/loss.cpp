@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "tapegrad/core/autograd.h"
-#include "tapegrad/core/iterate.h"
+#include "tapegrad/core/detail/iterate.h"
 #include "tapegrad/ops/elementwise.h"
 #include "tapegrad/ops/kernels/elementwise.h"
 #include "tapegrad/ops/nn_functional.h"

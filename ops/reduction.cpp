@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "tapegrad/core/autograd.h"
+#include "tapegrad/ops/comparison.h"
 #include "tapegrad/ops/elementwise.h"
 #include "tapegrad/ops/kernels/elementwise.h"
 #include "tapegrad/ops/kernels/reduce.h"

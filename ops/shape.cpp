@@ -9,8 +9,8 @@
 #include <optional>
 
 #include "tapegrad/core/autograd.h"
-#include "tapegrad/core/iterate.h"
-#include "tapegrad/core/view_tracking.h"
+#include "tapegrad/core/detail/iterate.h"
+#include "tapegrad/core/detail/view_tracking.h"
 #include "tapegrad/ops/reduction.h"
 
 namespace tg {

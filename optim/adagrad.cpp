@@ -40,12 +40,14 @@ void adagrad_kernel(T* __restrict w, const T* __restrict g, T* __restrict sum, s
 
 void Adagrad::step() {
   NoGradGuard guard;
-  for (auto& group : groups_) {
+  for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
+    auto& group = groups_[gi];
     const auto& o = group.options;
-    for (const auto& p : group.params) {
+    for (std::size_t pi = 0; pi < group.params.size(); ++pi) {
+      const Tensor& p = group.params[pi];
       const Tensor g = detail::grad_of("Adagrad::step", p);
       if (!g.defined()) continue;
-      AdagradState& s = state_of(p);
+      AdagradState& s = state_of(gi, pi);
       if (!s.sum.defined()) s.sum = full_like(p, o.initial_accumulator_value);
       detail::check_state("Adagrad::step", p, {s.sum});
       s.step += 1;

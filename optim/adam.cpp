@@ -47,12 +47,14 @@ void adam_kernel(T* __restrict w, const T* __restrict g, T* __restrict m, T* __r
 template <typename Groups, typename StateOf>
 void adam_step(const char* name, Groups& groups, StateOf&& state_of, bool decoupled) {
   NoGradGuard guard;
-  for (auto& group : groups) {
+  for (std::size_t gi = 0; gi < groups.size(); ++gi) {
+    auto& group = groups[gi];
     const auto& o = group.options;
-    for (const auto& p : group.params) {
+    for (std::size_t pi = 0; pi < group.params.size(); ++pi) {
+      const Tensor& p = group.params[pi];
       const Tensor g = detail::grad_of(name, p);
       if (!g.defined()) continue;
-      AdamState& s = state_of(p);
+      AdamState& s = state_of(gi, pi);
       if (!s.exp_avg.defined()) {
         s.exp_avg = zeros_like(p);
         s.exp_avg_sq = zeros_like(p);
@@ -100,7 +102,8 @@ Adam::Adam(std::vector<ParamGroup> groups, const AdamOptions& defaults) : Optimi
 }
 void Adam::step() {
   adam_step(
-      "Adam::step", groups_, [this](const Tensor& p) -> AdamState& { return state_of(p); }, false);
+      "Adam::step", groups_,
+      [this](std::size_t g, std::size_t i) -> AdamState& { return state_of(g, i); }, false);
 }
 
 AdamW::AdamW(std::vector<Tensor> params, const AdamWOptions& options) : OptimizerWith(options) {
@@ -112,7 +115,8 @@ AdamW::AdamW(std::vector<ParamGroup> groups, const AdamWOptions& defaults)
 }
 void AdamW::step() {
   adam_step(
-      "AdamW::step", groups_, [this](const Tensor& p) -> AdamState& { return state_of(p); }, true);
+      "AdamW::step", groups_,
+      [this](std::size_t g, std::size_t i) -> AdamState& { return state_of(g, i); }, true);
 }
 
 }  // namespace tg::optim

@@ -83,7 +83,7 @@ void clip_grad_value_(const std::vector<Tensor>& tensors, double clip_value) {
       const T c = static_cast<T>(clip_value);
       for (std::int64_t i = 0; i < g.numel(); ++i) d[i] = std::clamp(d[i], -c, c);
     });
-    g.impl()->storage->bump_version();
+    g.bump_version();
   }
 }
 

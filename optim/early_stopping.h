@@ -18,8 +18,8 @@
 #include <cstdint>
 #include <limits>
 
+#include "tapegrad/core/state_dict.h"
 #include "tapegrad/nn/module.h"
-#include "tapegrad/nn/state_dict.h"
 
 namespace tg::optim {
 

@@ -19,7 +19,7 @@
 #include <initializer_list>
 #include <vector>
 
-#include "tapegrad/nn/state_dict.h"
+#include "tapegrad/core/state_dict.h"
 #include "tapegrad/optim/optimizer.h"
 
 namespace tg::optim {

@@ -1,6 +1,6 @@
 #include "tapegrad/optim/optimizer.h"
 
-#include <set>
+#include <algorithm>
 #include <sstream>
 
 #include "tapegrad/core/error.h"
@@ -49,8 +49,11 @@ void Optimizer::set_lr(double lr) {
 namespace detail {
 
 void check_params(const std::vector<Tensor>& existing, const std::vector<Tensor>& added) {
-  std::set<const TensorImpl*> seen;
-  for (const auto& p : existing) seen.insert(p.impl());
+  // Pairwise is_same (once per group added, so quadratic cost only at construction).
+  auto listed = [](const std::vector<Tensor>& list, std::size_t n, const Tensor& p) {
+    return std::any_of(list.begin(), list.begin() + static_cast<std::ptrdiff_t>(n),
+                       [&](const Tensor& q) { return q.is_same(p); });
+  };
   for (std::size_t i = 0; i < added.size(); ++i) {
     const Tensor& p = added[i];
     TG_CHECK(p.defined(), "optimizer: parameter ", i, " of the group is undefined");
@@ -58,8 +61,9 @@ void check_params(const std::vector<Tensor>& existing, const std::vector<Tensor>
              "; only floating-point tensors can be optimized");
     TG_CHECK(p.is_leaf(), "optimizer: parameter ", i, " of shape ", shape_str(p.shape()),
              " is not a leaf tensor (it was computed by an op); optimize leaves only");
-    TG_CHECK(seen.insert(p.impl()).second, "optimizer: parameter ", i, " of shape ",
-             shape_str(p.shape()), " appears more than once across parameter groups");
+    TG_CHECK(!listed(existing, existing.size(), p) && !listed(added, i, p), "optimizer: parameter ",
+             i, " of shape ", shape_str(p.shape()),
+             " appears more than once across parameter groups");
   }
 }
 

@@ -23,14 +23,13 @@
 #include <optional>
 #include <string>
 #include <type_traits>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "tapegrad/core/dtype.h"
 #include "tapegrad/core/grad_mode.h"
+#include "tapegrad/core/state_dict.h"
 #include "tapegrad/core/threading.h"
-#include "tapegrad/nn/state_dict.h"
 
 namespace tg::optim {
 
@@ -128,7 +127,7 @@ void update_param(const Tensor& p, const Tensor& g, Body&& body) {
     Tensor target = p;
     target.copy_(w);
   } else {
-    p.impl()->storage->bump_version();
+    p.bump_version();
   }
 }
 
@@ -148,6 +147,7 @@ class OptimizerWith : public Optimizer {
   void add_param_group(std::vector<Tensor> params, const Options& options) {
     options.validate();
     detail::check_params(parameters(), params);
+    state_.emplace_back(params.size());
     groups_.push_back({std::move(params), options});
   }
   void add_param_group(std::vector<Tensor> params) {
@@ -157,8 +157,14 @@ class OptimizerWith : public Optimizer {
   std::vector<ParamGroup>& param_groups() { return groups_; }
   const std::vector<ParamGroup>& param_groups() const { return groups_; }
   const Options& defaults() const { return defaults_; }
-  // Per-parameter state (created on the first step).
-  const std::unordered_map<const TensorImpl*, State>& state() const { return state_; }
+  // p's per-parameter state (PyTorch's optimizer.state[p]), created by the first step that
+  // updates p: null before that, or when p is not one of this optimizer's parameters.
+  const State* state(const Tensor& p) const {
+    for (std::size_t g = 0; g < groups_.size() && g < state_.size(); ++g)
+      for (std::size_t i = 0; i < groups_[g].params.size() && i < state_[g].size(); ++i)
+        if (groups_[g].params[i].is_same(p)) return state_[g][i] ? &*state_[g][i] : nullptr;
+    return nullptr;
+  }
 
   std::size_t num_param_groups() const override { return groups_.size(); }
   const std::vector<Tensor>& params(std::size_t group) const override {
@@ -177,10 +183,9 @@ class OptimizerWith : public Optimizer {
     for (std::size_t g = 0; g < groups_.size(); ++g) {
       const std::string prefix = "param_groups." + std::to_string(g) + ".";
       std::vector<std::int64_t> ids;
-      for (const auto& p : groups_[g].params) {
-        const auto it = state_.find(p.impl());
-        if (it != state_.end()) {
-          State s = it->second;
+      for (std::size_t i = 0; i < groups_[g].params.size(); ++i) {
+        if (g < state_.size() && i < state_[g].size() && state_[g][i]) {
+          State s = *state_[g][i];
           const std::string sp = "state." + std::to_string(index) + ".";
           s.for_each_field([&](const char* name, auto& v) {
             if constexpr (std::is_same_v<std::decay_t<decltype(v)>, Tensor>) {
@@ -212,7 +217,7 @@ class OptimizerWith : public Optimizer {
     };
     // Build the new groups and state aside; commit only if all is well.
     std::vector<Options> options;
-    std::unordered_map<const TensorImpl*, State> new_state;
+    std::vector<std::vector<std::optional<State>>> new_state;
     std::int64_t index = 0;
     for (std::size_t g = 0; g < groups_.size(); ++g) {
       const std::string prefix = "param_groups." + std::to_string(g) + ".";
@@ -236,7 +241,9 @@ class OptimizerWith : public Optimizer {
       });
       o.validate();
       options.push_back(o);
-      for (const auto& p : groups_[g].params) {
+      new_state.emplace_back(groups_[g].params.size());
+      for (std::size_t i = 0; i < groups_[g].params.size(); ++i) {
+        const Tensor& p = groups_[g].params[i];
         const std::string sp = "state." + std::to_string(index++) + ".";
         const bool present = std::any_of(state.begin(), state.end(),
                                          [&](const auto& kv) { return kv.first.starts_with(sp); });
@@ -253,7 +260,7 @@ class OptimizerWith : public Optimizer {
               missing.push_back(sp + name);
           }
         });
-        new_state.emplace(p.impl(), std::move(s));
+        new_state[g][i] = std::move(s);
       }
     }
     std::vector<std::string> unexpected;
@@ -276,10 +283,17 @@ class OptimizerWith : public Optimizer {
     TG_CHECK(!groups.empty(), "optimizer: got no parameter groups");
     for (auto& g : groups) add_param_group(std::move(g.params), g.options);
   }
-  State& state_of(const Tensor& p) { return state_[p.impl()]; }
+  // The state of parameter i of group g, made on first use. Kept beside groups_ by position (the
+  // optimizer needs no tensor identity): state_[g][i] belongs to groups_[g].params[i].
+  State& state_of(std::size_t g, std::size_t i) {
+    if (state_.size() <= g) state_.resize(g + 1);
+    if (state_[g].size() <= i) state_[g].resize(i + 1);
+    if (!state_[g][i]) state_[g][i].emplace();
+    return *state_[g][i];
+  }
 
   std::vector<ParamGroup> groups_;
-  std::unordered_map<const TensorImpl*, State> state_;
+  std::vector<std::vector<std::optional<State>>> state_;
   Options defaults_;
 };
 

@@ -56,12 +56,14 @@ void rmsprop_kernel(T* __restrict w, const T* __restrict g, T* __restrict sq, T*
 
 void RMSprop::step() {
   NoGradGuard guard;
-  for (auto& group : groups_) {
+  for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
+    auto& group = groups_[gi];
     const auto& o = group.options;
-    for (const auto& p : group.params) {
+    for (std::size_t pi = 0; pi < group.params.size(); ++pi) {
+      const Tensor& p = group.params[pi];
       const Tensor g = detail::grad_of("RMSprop::step", p);
       if (!g.defined()) continue;
-      RMSpropState& s = state_of(p);
+      RMSpropState& s = state_of(gi, pi);
       if (!s.square_avg.defined()) s.square_avg = zeros_like(p);
       if (o.momentum > 0.0 && !s.momentum_buffer.defined()) s.momentum_buffer = zeros_like(p);
       if (o.centered && !s.grad_avg.defined()) s.grad_avg = zeros_like(p);

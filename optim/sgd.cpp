@@ -51,15 +51,17 @@ void sgd_kernel(T* __restrict w, const T* __restrict g, T* __restrict buf, std::
 
 void SGD::step() {
   NoGradGuard guard;
-  for (auto& group : groups_) {
+  for (std::size_t gi = 0; gi < groups_.size(); ++gi) {
+    auto& group = groups_[gi];
     const auto& o = group.options;
-    for (const auto& p : group.params) {
+    for (std::size_t pi = 0; pi < group.params.size(); ++pi) {
+      const Tensor& p = group.params[pi];
       const Tensor g = detail::grad_of("SGD::step", p);
       if (!g.defined()) continue;
       Tensor buf;
       bool first = false;
       if (o.momentum != 0.0) {
-        SGDState& s = state_of(p);
+        SGDState& s = state_of(gi, pi);
         first = !s.momentum_buffer.defined();
         if (first) s.momentum_buffer = empty_like(p);
         detail::check_state("SGD::step", p, {s.momentum_buffer});

@@ -25,6 +25,7 @@
 #include <random>
 #include <thread>
 #include "error_text.h"
+#include "tapegrad/core/detail/file_io.h"  // internal: this test checks the library's own state
 #include "temp_dir.h"
 
 using namespace tg;

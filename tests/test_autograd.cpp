@@ -6,6 +6,7 @@
 #include <tapegrad/tapegrad.h>
 #include <cmath>
 #include "error_text.h"
+#include "tapegrad/core/detail/tensor_impl.h"  // internal: this test checks the library's own state
 
 using namespace tg;
 using namespace tg::test;

@@ -19,6 +19,7 @@
 #include <sstream>
 #include <string>
 #include <vector>
+#include "tapegrad/core/detail/blas_select.h"  // internal: this test checks the library's own state
 
 using namespace tg;
 using detail::CpuFeatures;

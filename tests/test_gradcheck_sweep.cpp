@@ -11,7 +11,10 @@
 #include <set>
 #include <sstream>
 
+#include <tapegrad/tapegrad.h>
+
 #include "sweep/op_table.h"
+#include "tapegrad/core/detail/autograd.h"  // walks the recorded graph (Node::next_edges)
 
 using namespace tg;
 
@@ -22,8 +25,8 @@ void collect_names(const std::vector<Tensor>& roots, std::set<std::string>& name
   std::vector<autograd::Node*> stack;
   std::set<autograd::Node*> seen;
   for (const auto& r : roots)
-    if (r.defined() && r.grad_fn() && seen.insert(r.grad_fn().get()).second)
-      stack.push_back(r.grad_fn().get());
+    if (r.defined() && tg::detail::grad_fn(r) && seen.insert(tg::detail::grad_fn(r).get()).second)
+      stack.push_back(tg::detail::grad_fn(r).get());
   while (!stack.empty()) {
     auto* n = stack.back();
     stack.pop_back();
@@ -50,6 +53,40 @@ std::set<std::string> recorded_names() {
   return names;
 }
 
+// Runs one sample's checks: the graph it records (first and second order), gradcheck and
+// gradgradcheck. Returns how many tensors are still alive once all of it is gone: a backward
+// closure that captures a Tensor (instead of saving it through record's saved list) forms a
+// cycle node -> closure -> tensor -> node whenever that tensor is the op's output or holds it,
+// and the whole graph leaks.
+std::int64_t check_sample(const sweep::OpSample& s, std::set<std::string>& covered) {
+  const std::int64_t before = memory_stats().live_tensors;
+  {
+    const auto inputs = s.make_inputs();
+    // Record which nodes the sample's first- and second-order graphs contain.
+    const Tensor out = s.fn(inputs);
+    collect_names({out}, covered);
+    std::vector<Tensor> diff;
+    for (const auto& x : inputs)
+      if (x.requires_grad()) diff.push_back(x);
+    if (out.requires_grad() && s.gradgrad) {
+      // A grad_output that requires grad makes backward-of-backward nodes appear too.
+      const auto g = grad({out}, diff, {ones_like(out).requires_grad_()}, true, true, true);
+      collect_names(g, covered);
+    }
+    GradcheckOptions opt;
+    opt.eps = s.eps;
+    gradcheck(s.fn, inputs, opt);
+    if (s.gradgrad) gradgradcheck(s.fn, inputs, opt);
+  }
+  return memory_stats().live_tensors - before;
+}
+
+std::string leak_message(const std::string& what, std::int64_t leaked) {
+  return what + ": " + std::to_string(leaked) +
+         " tensors are still alive after the sample's graphs were freed: a backward closure of "
+         "this op captures a Tensor (pass it through record's saved list instead)";
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(every_op_sample_passes_gradcheck_and_every_node_is_covered) {
@@ -61,22 +98,10 @@ BOOST_AUTO_TEST_CASE(every_op_sample_passes_gradcheck_and_every_node_is_covered)
       ops.insert(s.op);
       const std::string what = s.op + " [" + s.label + "]";
       try {
-        const auto inputs = s.make_inputs();
-        // Record which nodes the sample's first- and second-order graphs contain.
-        const Tensor out = s.fn(inputs);
-        collect_names({out}, covered);
-        std::vector<Tensor> diff;
-        for (const auto& x : inputs)
-          if (x.requires_grad()) diff.push_back(x);
-        if (out.requires_grad() && s.gradgrad) {
-          // A grad_output that requires grad makes backward-of-backward nodes appear too.
-          const auto g = grad({out}, diff, {ones_like(out).requires_grad_()}, true, true, true);
-          collect_names(g, covered);
+        if (const std::int64_t leaked = check_sample(s, covered); leaked != 0) {
+          ++failures;
+          BOOST_ERROR(leak_message(what, leaked));
         }
-        GradcheckOptions opt;
-        opt.eps = s.eps;
-        gradcheck(s.fn, inputs, opt);
-        if (s.gradgrad) gradgradcheck(s.fn, inputs, opt);
       } catch (const std::exception& e) {
         ++failures;
         BOOST_ERROR(what << ": " << e.what());
@@ -154,6 +179,38 @@ void expect_values(const std::string& what, const Tensor& got_t, const std::vect
   if (!ok) BOOST_ERROR(what << ": got " << list(got) << ", PyTorch gives " << list(want));
 }
 }  // namespace
+
+// The leak check above must catch an op that breaks the rule: this one captures its own output
+// in its backward closure (the node then owns the tensor that owns the node).
+BOOST_AUTO_TEST_CASE(the_sweep_catches_a_backward_closure_that_captures_a_tensor) {
+  auto leaky_square = [](const Tensor& x) {
+    Tensor y = x.detach() * x.detach();
+    Tensor out = autograd::record("leaky_square", {x}, y, {x},
+                                  [y](const Tensor& g, const autograd::Saved& s) {
+                                    return grads{g * 2.0 * s[0] + 0.0 * y.sum()};
+                                  });
+    return out;
+  };
+  sweep::OpSample leaky{"leaky_square", "captures its output",
+                        [&](const sweep::In& in) { return leaky_square(in[0]); },
+                        [] { return sweep::In{sweep::rnd({3})}; }, false};
+  std::set<std::string> covered;
+  const std::int64_t leaked = check_sample(leaky, covered);
+  BOOST_TEST(leaked > 0);
+  BOOST_TEST(leak_message("leaky_square [captures its output]", leaked)
+                 .find("leaky_square [captures its output]: ") == 0u);
+
+  // The same op saving its tensor the right way leaks nothing.
+  sweep::OpSample clean{
+      "square", "saved through record",
+      [](const sweep::In& in) {
+        return autograd::record(
+            "square_ok", {in[0]}, in[0].detach() * in[0].detach(), {in[0]},
+            [](const Tensor& g, const autograd::Saved& s) { return grads{g * 2.0 * s[0]}; });
+      },
+      [] { return sweep::In{sweep::rnd({3})}; }, false};
+  BOOST_TEST(check_sample(clean, covered) == 0);
+}
 
 BOOST_AUTO_TEST_CASE(every_op_matches_pytorch_at_nan_inf_and_zero) {
   std::set<std::string> sampled, edged;

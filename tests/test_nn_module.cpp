@@ -349,3 +349,81 @@ BOOST_AUTO_TEST_CASE(init_works_on_parameters_views_and_repeats_after_seeding) {
   BOOST_TEST(contains(error_of([] { nn::init::normal_(zeros({2}, kInt64)); }), "floating-point"));
   BOOST_TEST(contains(error_of([] { nn::init::kaiming_uniform_(zeros({3, 0})); }), "zero fan"));
 }
+
+// Issue 12 item 3: a submodule the parent forgot to register is a clear error at its first
+// call, not a layer that silently never trains and is never saved.
+namespace {
+struct ForgotFc2 : nn::Module {
+  nn::Linear fc1{4, 8}, fc2{8, 3};
+  ForgotFc2() { register_module("fc1", fc1); }  // fc2 is not registered
+  Tensor forward(const Tensor& x) override { return fc2(relu(fc1(x))); }
+};
+
+// Registered one level down (in a Sequential) and a module made inside forward: both fine.
+struct Nested : nn::Module {
+  std::shared_ptr<nn::Sequential> body =
+      register_module("body", std::make_shared<nn::Sequential>(nn::Linear(4, 8), nn::ReLU()));
+  nn::Linear head{8, 2};
+  Nested() { register_module("head", head); }
+  Tensor forward(const Tensor& x) override {
+    nn::Tanh local;  // a local of this forward: not state, needs no registration
+    return head(local((*body)(x)));
+  }
+};
+
+// Ties a layer registered at the top into a child's forward (weight sharing).
+struct UsesSibling : nn::Module {
+  nn::Linear* shared = nullptr;
+  Tensor forward(const Tensor& x) override { return (*shared)(x); }
+};
+struct Tied : nn::Module {
+  nn::Linear lin{4, 4};
+  UsesSibling child;
+  Tied() {
+    child.shared = &lin;
+    register_modules({{"lin", lin}, {"child", child}});
+  }
+  Tensor forward(const Tensor& x) override { return child(x); }
+};
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(an_unregistered_submodule_called_in_forward_is_a_clear_error) {
+  ForgotFc2 net;
+  const std::string e = error_of([&] { net(ones({2, 4})); });
+  BOOST_TEST(contains(e, "ForgotFc2: its forward called a Linear that is not registered under it"));
+  BOOST_TEST(contains(e, "left out of parameters(), the optimizer, state_dict()"));
+  BOOST_TEST(contains(e, "register_module(\"name\", member)"));
+  // The training loop of the issue fails at its first step instead of never updating fc2.
+  optim::SGD opt(net.parameters(), {.lr = 0.1});
+  BOOST_TEST(net.parameters().size() == 2u);  // fc1 only: why the error is needed
+  bool trained = false;
+  BOOST_CHECK_THROW(
+      {
+        auto loss = net(ones({2, 4})).sum();
+        opt.zero_grad();
+        loss.backward();
+        opt.step();
+        trained = true;
+      },
+      tg::Error);
+  BOOST_TEST(!trained);
+  // An error inside forward leaves no stale call frame behind: a correct model still runs.
+  Net ok;
+  BOOST_TEST(ok(ones({2, 4})).shape() == Shape({2, 3}));
+  // Registering fc2 fixes it.
+  net.register_module("fc2", net.fc2);
+  BOOST_TEST(net(ones({2, 4})).shape() == Shape({2, 3}));
+  BOOST_TEST(net.parameters().size() == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(registered_descendants_locals_and_tied_layers_need_nothing_more) {
+  Nested nested;
+  BOOST_TEST(nested(ones({2, 4})).shape() == Shape({2, 2}));
+  nn::Sequential seq{nn::Linear(4, 3), nn::ReLU(), nn::Linear(3, 1)};
+  BOOST_TEST(seq(ones({5, 4})).shape() == Shape({5, 1}));
+  Tied tied;
+  BOOST_TEST(tied(ones({1, 4})).shape() == Shape({1, 4}));
+  // A standalone module called outside any other module's call is not checked.
+  nn::Linear alone{4, 2};
+  BOOST_TEST(alone(ones({1, 4})).shape() == Shape({1, 2}));
+}

@@ -8,6 +8,7 @@
 #include <limits>
 #include <sstream>
 #include "error_text.h"
+#include "tapegrad/core/detail/tensor_impl.h"  // internal: this test checks the library's own state
 
 using namespace tg;
 using namespace tg::test;

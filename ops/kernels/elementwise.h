@@ -7,7 +7,7 @@
 #include <string_view>
 #include <type_traits>
 
-#include "tapegrad/core/iterate.h"
+#include "tapegrad/core/detail/iterate.h"
 
 namespace tg::kernels {
 

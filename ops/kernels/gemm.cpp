@@ -7,7 +7,7 @@
 #include <thread>
 #include <type_traits>
 
-#include "tapegrad/core/blas_info.h"
+#include "tapegrad/core/detail/blas_select.h"
 #include "tapegrad/core/threading.h"
 
 namespace tg::kernels {

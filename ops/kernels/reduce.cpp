@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "tapegrad/core/iterate.h"
+#include "tapegrad/core/detail/iterate.h"
 #include "tapegrad/core/threading.h"
 
 namespace tg::kernels {

@@ -6,7 +6,7 @@
 #include <limits>
 #include <type_traits>
 
-#include "tapegrad/core/iterate.h"
+#include "tapegrad/core/detail/iterate.h"
 #include "tapegrad/core/threading.h"
 #include "tapegrad/ops/kernels/elementwise.h"
 #include "tapegrad/ops/kernels/reduce.h"

@@ -3,6 +3,8 @@
 // N is NaN, I is +inf.
 #include <limits>
 
+#include <tapegrad/tapegrad.h>  // the rows span every op family
+
 #include "sweep/op_table.h"
 
 namespace tg::sweep {

@@ -1,4 +1,7 @@
 #include "sweep/op_table.h"
+#include "tapegrad/core/random.h"
+#include "tapegrad/ops/elementwise.h"
+#include "tapegrad/ops/shape.h"
 
 namespace tg::sweep {
 

@@ -14,7 +14,9 @@
 #include <string>
 #include <vector>
 
-#include <tapegrad/tapegrad.h>
+// Only the Tensor type: each samples_*.cpp includes the op families it samples, so a change to
+// one family's header rebuilds that table alone (edges_pytorch.cpp spans every family).
+#include "tapegrad/core/tensor.h"
 
 namespace tg::sweep {
 

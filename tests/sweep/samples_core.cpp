@@ -1,5 +1,9 @@
 // Samples for the first ops: arithmetic, the core activations, sum/mean, matmul and the views.
 #include "sweep/op_table.h"
+#include "tapegrad/ops/elementwise.h"
+#include "tapegrad/ops/linalg.h"
+#include "tapegrad/ops/reduction.h"
+#include "tapegrad/ops/shape.h"
 
 namespace tg::sweep {
 

@@ -2,6 +2,10 @@
 // Inputs stay inside each op's domain and away from kinks (|x| >= 0.2 around 0 for abs/relu-like
 // ops), except where a sample checks the value a kink takes on purpose.
 #include "sweep/op_table.h"
+#include "tapegrad/ops/activation.h"
+#include "tapegrad/ops/comparison.h"
+#include "tapegrad/ops/elementwise.h"
+#include "tapegrad/ops/shape.h"
 
 namespace tg::sweep {
 namespace {

@@ -1,5 +1,8 @@
 // Samples for the joining, splitting and indexing ops. Index tensors and masks are constants.
 #include "sweep/op_table.h"
+#include "tapegrad/ops/elementwise.h"
+#include "tapegrad/ops/indexing.h"
+#include "tapegrad/ops/shape.h"
 
 namespace tg::sweep {
 // One sample per line, like samples_core.cpp: the table reads better unwrapped.

@@ -1,6 +1,9 @@
 // In-place ops under autograd: on a non-leaf (the op's own node) and through views (the base's
 // history rewritten by CopySlices, the view's grad_fn re-derived as as_strided).
 #include "sweep/op_table.h"
+#include "tapegrad/ops/elementwise.h"
+#include "tapegrad/ops/reduction.h"
+#include "tapegrad/ops/shape.h"
 
 namespace tg::sweep {
 

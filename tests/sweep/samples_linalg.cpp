@@ -1,5 +1,8 @@
 // Samples for the matrix products beyond matmul: mm, bmm, addmm, outer, dot.
 #include "sweep/op_table.h"
+#include "tapegrad/ops/elementwise.h"
+#include "tapegrad/ops/linalg.h"
+#include "tapegrad/ops/shape.h"
 
 namespace tg::sweep {
 

@@ -1,6 +1,10 @@
 // Samples for the nn-functional ops: linear, softmax/log_softmax, the losses, dropout and
 // batch_norm. Targets, class weights and running statistics are constants.
 #include "sweep/op_table.h"
+#include "tapegrad/core/random.h"
+#include "tapegrad/ops/elementwise.h"
+#include "tapegrad/ops/nn_functional.h"
+#include "tapegrad/ops/shape.h"
 
 namespace tg::sweep {
 // One sample per line, like samples_core.cpp: the table reads better unwrapped.

@@ -1,6 +1,9 @@
 // Samples for the reductions beyond sum/mean: prod, max/min, var/std, logsumexp, norm, cumsum.
 // max/min samples are tie-free (random normals) unless a sample checks ties on purpose.
 #include "sweep/op_table.h"
+#include "tapegrad/ops/elementwise.h"
+#include "tapegrad/ops/reduction.h"
+#include "tapegrad/ops/shape.h"
 
 namespace tg::sweep {
 namespace {

@@ -19,7 +19,7 @@
 #include <memory>
 #include <vector>
 
-#include "tapegrad/core/tensor.h"
+#include "tapegrad/core/detail/tensor_impl.h"
 
 namespace tg {
 namespace autograd {

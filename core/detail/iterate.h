@@ -11,7 +11,7 @@
 #include <tuple>
 #include <utility>
 
-#include "tapegrad/core/tensor.h"
+#include "tapegrad/core/detail/tensor_impl.h"
 #include "tapegrad/core/threading.h"
 
 namespace tg::detail {
