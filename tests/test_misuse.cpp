@@ -485,3 +485,39 @@ BOOST_AUTO_TEST_CASE(ops_misuse) {
        {"batch_norm", "[3]", "[2]"}},
   });
 }
+
+// Selection and recurrent ops and layers (issue 14, helper rnn).
+BOOST_AUTO_TEST_CASE(rnn_misuse) {
+  run_table({
+      {"topk: k larger than the dim", [] { topk(ones({2, 3}), 5); }, {"topk", "k (5)", "size 3"}},
+      {"sort: dim out of range", [] { sort(ones({2, 3}), 3); }, {"sort", "3"}},
+      {"unbind: 0-dim", [] { unbind(scalar_tensor(1.0)); }, {"unbind", "at least 1 dim"}},
+      {"lstm_cell: input width differs from w_ih",
+       [] { lstm_cell(ones({2, 3}), {ones({2, 4}), ones({2, 4})}, ones({16, 5}), ones({16, 4})); },
+       {"lstm_cell", "3 features", "input_size 5"}},
+      {"lstm_cell: c undefined",
+       [] { lstm_cell(ones({2, 3}), {ones({2, 4}), Tensor()}, ones({16, 3}), ones({16, 4})); },
+       {"lstm_cell", "c must be defined"}},
+      {"gru_cell: w_hh not [3H, H]",
+       [] { gru_cell(ones({2, 3}), ones({2, 4}), ones({12, 3}), ones({12, 5})); },
+       {"gru_cell", "[12, 5]"}},
+      {"rnn_tanh_cell: bias of the wrong size",
+       [] { rnn_tanh_cell(ones({2, 3}), ones({2, 4}), ones({4, 3}), ones({4, 4}), ones({5})); },
+       {"rnn_tanh_cell", "[4]", "[5]"}},
+      {"gru_gates: gx and gh differ",
+       [] { gru_gates(ones({2, 6}), ones({2, 3}), ones({2, 2})); },
+       {"gru_gates", "[2, 6]", "[2, 3]"}},
+      {"LSTM: input of the wrong width",
+       [] { nn::LSTM(10, 20)(ones({5, 3, 7})); },
+       {"LSTM", "input_size=10", "[5, 3, 7]"}},
+      {"GRU: h0 of the wrong shape",
+       [] { nn::GRU(2, 3, {.bidirectional = true}).forward(ones({4, 1, 2}), ones({1, 1, 3})); },
+       {"GRU", "h0", "[2, 1, 3]", "[1, 1, 3]"}},
+      {"RNN: 4-d input", [] { nn::RNN(2, 3)(ones({1, 2, 3, 2})); }, {"RNN", "[1, 2, 3, 2]"}},
+      {"LSTM: empty sequence", [] { nn::LSTM(2, 3)(ones({0, 1, 2})); }, {"LSTM", "[0, 1, 2]"}},
+      {"LSTM: dropout above 1", [] { nn::LSTM(2, 3, {.dropout = 1.5}); }, {"LSTM", "1.5"}},
+      {"LSTMCell: input of the wrong width",
+       [] { nn::LSTMCell(3, 4)(ones({2, 5})); },
+       {"lstm_cell", "5 features", "input_size 3"}},
+  });
+}
