@@ -37,7 +37,10 @@ void print_options(std::ostream& os, bool bias, RNNNonlinearity nl) {
 // ---- RNNBase ----
 
 RNNBase::RNNBase(Mode mode, std::int64_t in, std::int64_t hidden, const RNNOptions& opts)
-    : input_size(in), hidden_size(hidden), options(opts), mode_(mode),
+    : input_size(in),
+      hidden_size(hidden),
+      options(opts),
+      mode_(mode),
       type_(mode_name(static_cast<int>(mode))) {
   TG_CHECK(in > 0 && hidden > 0, type_, ": input_size and hidden_size must be positive, got ", in,
            " and ", hidden);
@@ -92,7 +95,7 @@ std::vector<Tensor> RNNBase::run(const Tensor& input, const Tensor& h0, const Te
   TG_CHECK(input.dtype() == dtype, type_, ": input dtype ", input.dtype(),
            " differs from the parameters' dtype ", dtype);
   const bool unbatched = input.dim() == 2;
-  const Tensor x0 = unbatched              ? input.unsqueeze(1)
+  const Tensor x0 = unbatched             ? input.unsqueeze(1)
                     : options.batch_first ? input.transpose(0, 1)
                                           : input;
   const std::int64_t T = x0.size(0), B = x0.size(1), H = hidden_size;

@@ -33,9 +33,9 @@ std::int64_t check_cell(const char* op, const Tensor& x, const Tensor& h, const 
   TG_CHECK(x.is_floating_point(), op, ": expected a floating-point input, got ", x.dtype());
   TG_CHECK(x.dim() == 1 || x.dim() == 2, op, ": expected input of shape [B, input_size] or ",
            "[input_size], got ", shape_str(x.shape()));
-  TG_CHECK(w_ih.dim() == 2 && w_hh.dim() == 2 && w_hh.size(0) % gates == 0, op,
-           ": expected w_ih [", gates, "*H, input_size] and w_hh [", gates, "*H, H], got ",
-           shape_str(w_ih.shape()), " and ", shape_str(w_hh.shape()));
+  TG_CHECK(w_ih.dim() == 2 && w_hh.dim() == 2 && w_hh.size(0) % gates == 0, op, ": expected w_ih [",
+           gates, "*H, input_size] and w_hh [", gates, "*H, H], got ", shape_str(w_ih.shape()),
+           " and ", shape_str(w_hh.shape()));
   const std::int64_t H = w_hh.size(0) / gates;
   TG_CHECK(w_hh.size(1) == H && w_ih.size(0) == gates * H, op, ": expected w_ih [", gates * H,
            ", input_size] and w_hh [", gates * H, ", ", H, "], got ", shape_str(w_ih.shape()),
@@ -115,13 +115,13 @@ LSTMState lstm_gates(const Tensor& gates, const Tensor& c) {
 
 Tensor gru_gates(const Tensor& gx, const Tensor& gh, const Tensor& h) {
   TG_CHECK(gx.defined() && gh.defined() && h.defined(), "gru_gates: operands must be defined");
-  TG_CHECK(h.dim() == 2 && gx.dim() == 2 && gx.shape() == gh.shape() &&
-               gx.size(0) == h.size(0) && gx.size(1) == 3 * h.size(1),
-           "gru_gates: expected gx and gh [B, 3H] and h [B, H], got ", shape_str(gx.shape()),
-           ", ", shape_str(gh.shape()), " and ", shape_str(h.shape()));
+  TG_CHECK(h.dim() == 2 && gx.dim() == 2 && gx.shape() == gh.shape() && gx.size(0) == h.size(0) &&
+               gx.size(1) == 3 * h.size(1),
+           "gru_gates: expected gx and gh [B, 3H] and h [B, H], got ", shape_str(gx.shape()), ", ",
+           shape_str(gh.shape()), " and ", shape_str(h.shape()));
   TG_CHECK(h.is_floating_point() && gx.dtype() == h.dtype() && gh.dtype() == h.dtype(),
-           "gru_gates: expected floating operands of one dtype, got ", gx.dtype(), ", ",
-           gh.dtype(), " and ", h.dtype());
+           "gru_gates: expected floating operands of one dtype, got ", gx.dtype(), ", ", gh.dtype(),
+           " and ", h.dtype());
   const Tensor ghc = gh.detach().contiguous(), hc = h.detach().contiguous();
   Tensor h_out = empty(h.shape(), h.dtype()), act = empty(gx.shape(), h.dtype());
   kernels::gru_gates_forward(gx.detach().contiguous(), ghc, hc, h_out, act);
@@ -149,8 +149,8 @@ Tensor gru_gates(const Tensor& gx, const Tensor& gh, const Tensor& h) {
   return out[0];
 }
 
-LSTMState lstm_cell(const Tensor& x, const LSTMState& state, const Tensor& w_ih,
-                    const Tensor& w_hh, const Tensor& b_ih, const Tensor& b_hh) {
+LSTMState lstm_cell(const Tensor& x, const LSTMState& state, const Tensor& w_ih, const Tensor& w_hh,
+                    const Tensor& b_ih, const Tensor& b_hh) {
   check_cell("lstm_cell", x, state.h, state.c, w_ih, w_hh, b_ih, b_hh, 4);
   TG_CHECK(state.c.defined(), "lstm_cell: cell state c must be defined");
   const Tensor gates = pre_activation(batched(x), batched(state.h), w_ih, w_hh, b_ih, b_hh);

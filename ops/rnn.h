@@ -18,8 +18,8 @@ struct LSTMState {
 };
 
 // (h', c') = LSTM step from x and (h, c).
-LSTMState lstm_cell(const Tensor& x, const LSTMState& state, const Tensor& w_ih,
-                    const Tensor& w_hh, const Tensor& b_ih = {}, const Tensor& b_hh = {});
+LSTMState lstm_cell(const Tensor& x, const LSTMState& state, const Tensor& w_ih, const Tensor& w_hh,
+                    const Tensor& b_ih = {}, const Tensor& b_hh = {});
 Tensor gru_cell(const Tensor& x, const Tensor& h, const Tensor& w_ih, const Tensor& w_hh,
                 const Tensor& b_ih = {}, const Tensor& b_hh = {});
 // h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh), and the same with relu.

@@ -14,8 +14,7 @@ namespace tg {
 
 ValuesIndices sort(const Tensor& x, std::int64_t dim = -1, bool descending = false,
                    bool stable = true);
-Tensor argsort(const Tensor& x, std::int64_t dim = -1, bool descending = false,
-               bool stable = true);
+Tensor argsort(const Tensor& x, std::int64_t dim = -1, bool descending = false, bool stable = true);
 // The k largest (or smallest) entries along dim, largest first (smallest first). `sorted` is
 // accepted for PyTorch's signature; the result is always in sorted order (PyTorch leaves the
 // order unspecified when sorted=false).

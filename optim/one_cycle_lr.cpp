@@ -53,8 +53,8 @@ OneCycleLR::OneCycleLR(Optimizer& optimizer, std::vector<double> max_lrs,
              o_.epochs, ", steps_per_epoch=", o_.steps_per_epoch);
     total_steps_ = o_.epochs * o_.steps_per_epoch;
   }
-  TG_CHECK(o_.pct_start >= 0.0 && o_.pct_start <= 1.0, op,
-           ": pct_start must be in [0, 1], got ", o_.pct_start);
+  TG_CHECK(o_.pct_start >= 0.0 && o_.pct_start <= 1.0, op, ": pct_start must be in [0, 1], got ",
+           o_.pct_start);
   TG_CHECK(o_.div_factor > 0.0 && o_.final_div_factor > 0.0, op,
            ": div_factor and final_div_factor must be positive, got ", o_.div_factor, " and ",
            o_.final_div_factor);
