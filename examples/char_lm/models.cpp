@@ -44,6 +44,20 @@ Tensor GPT::forward(const Tensor& tokens) {
   return head(ln_f(x));
 }
 
+CharLSTM::CharLSTM(const ModelConfig& c)
+    : config(c),
+      wte(c.vocab, c.n_embd),
+      lstm(c.n_embd, c.lstm_hidden, {.num_layers = 2, .batch_first = true, .dropout = c.dropout}),
+      head(c.lstm_hidden, c.vocab) {
+  register_modules({{"wte", wte}, {"lstm", lstm}, {"head", head}});
+}
+
+Tensor CharLSTM::forward(const Tensor& tokens) {
+  TG_CHECK(tokens.dim() == 2, "CharLSTM: expected tokens of shape [B, T], got ",
+           shape_str(tokens.shape()));
+  return head(lstm(wte(tokens)));
+}
+
 const std::vector<std::string>& model_names() {
   static const std::vector<std::string> names = {"gpt", "lstm"};
   return names;
@@ -51,8 +65,7 @@ const std::vector<std::string>& model_names() {
 
 std::unique_ptr<nn::Module> make_model(const std::string& name, const ModelConfig& config) {
   if (name == "gpt") return std::make_unique<GPT>(config);
-  TG_CHECK(name != "lstm",
-           "--model lstm is not built yet (Embedding -> 2-layer LSTM -> Linear needs nn::LSTM)");
+  if (name == "lstm") return std::make_unique<CharLSTM>(config);
   TG_CHECK(false, "unknown --model '", name, "'");
   return nullptr;
 }

@@ -18,6 +18,7 @@ struct ModelConfig {
   std::int64_t n_layer = 4;
   std::int64_t n_head = 4;
   double dropout = 0.0;
+  std::int64_t lstm_hidden = 256;  // --model lstm: hidden size of each LSTM layer
 };
 
 // A GPT: token + position embeddings, n_layer pre-LN blocks of causal self-attention
@@ -31,6 +32,20 @@ class GPT : public tg::nn::Module {
   tg::nn::Embedding wte, wpe;
   tg::nn::TransformerEncoder blocks;
   tg::nn::LayerNorm ln_f;
+  tg::nn::Linear head;
+};
+
+// Embedding(vocab, n_embd) -> 2-layer LSTM(hidden lstm_hidden, batch_first, dropout between
+// the layers) -> Linear(lstm_hidden, vocab). Causal by construction: each step sees only the
+// tokens before it.
+class CharLSTM : public tg::nn::Module {
+ public:
+  explicit CharLSTM(const ModelConfig& config);
+  tg::Tensor forward(const tg::Tensor& tokens) override;
+
+  ModelConfig config;
+  tg::nn::Embedding wte;
+  tg::nn::LSTM lstm;
   tg::nn::Linear head;
 };
 
