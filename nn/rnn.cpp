@@ -128,12 +128,15 @@ std::vector<Tensor> RNNBase::run(const Tensor& input, const Tensor& h0, const Te
       Tensor bias = w[2];
       if (mode_ != Mode::GRU && w[2].defined()) bias = w[2] + w[3];
       const std::vector<Tensor> steps = unbind(F::linear(x, w[0], bias), 0);
+      // One transposed view for every step: its backward then runs once, on the summed
+      // gradient, instead of once per step.
+      const Tensor w_hh_t = w[1].t();
       std::vector<Tensor> hs(static_cast<std::size_t>(T));
       for (std::int64_t s = 0; s < T; ++s) {
         const std::size_t t = static_cast<std::size_t>(dir == 0 ? s : T - 1 - s);
         switch (mode_) {
           case Mode::LSTM: {
-            LSTMState next = lstm_gates(addmm(steps[t], h, w[1].t()), c);
+            LSTMState next = lstm_gates(addmm(steps[t], h, w_hh_t), c);
             h = next.h;
             c = next.c;
             break;
@@ -142,7 +145,7 @@ std::vector<Tensor> RNNBase::run(const Tensor& input, const Tensor& h0, const Te
             h = gru_gates(steps[t], F::linear(h, w[1], w[3]), h);
             break;
           case Mode::RNN: {
-            const Tensor pre = addmm(steps[t], h, w[1].t());
+            const Tensor pre = addmm(steps[t], h, w_hh_t);
             h = options.nonlinearity == RNNNonlinearity::Tanh ? tanh(pre) : relu(pre);
             break;
           }
