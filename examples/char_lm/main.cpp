@@ -91,7 +91,7 @@ std::string sample_word(nn::Module& model, std::int64_t context, double temperat
 
 int main(int argc, char** argv) {
   examples::Options opts{
-      .epochs = 4, .batch_size = 64, .lr = 2e-3, .plot = "char_lm.png", .csv = "char_lm.csv"};
+      .epochs = 8, .batch_size = 64, .lr = 2e-3, .plot = "char_lm.png", .csv = "char_lm.csv"};
   Settings s;
   CLI::App app{"character-level language model on the words of Debian's wamerican list"};
   app.add_option("--model", s.model, "gpt or lstm")
