@@ -198,6 +198,9 @@ TransformerEncoder::TransformerEncoder(const TransformerEncoderLayer& layer, std
   for (std::int64_t i = 0; i < n; ++i) {
     auto copy =
         std::make_shared<TransformerEncoderLayer>(layer.d_model, layer.nhead, layer.options);
+    // Same dtype as the layer (a float64 layer makes float64 copies), then the same values.
+    copy->to(layer.norm1->weight.defined() ? layer.norm1->weight.dtype()
+                                           : layer.self_attn->in_proj_weight.dtype());
     copy->load_state_dict(state);
     copy->train(layer.is_training());
     layers->push_back(copy);

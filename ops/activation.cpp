@@ -73,7 +73,7 @@ Tensor gelu_tanh_backward(const Tensor& g, const Tensor& x) {
   Tensor out = kernels::binary_in("gelu_tanh_backward", g, x, g.dtype(), [](auto gv, auto xv) {
     using T = decltype(gv);
     const T du = T(kSqrt2OverPi) * (T(1) + T(3 * kGeluCubic) * xv * xv);
-    const T t = std::tanh(T(kSqrt2OverPi) * (xv + T(kGeluCubic) * xv * xv * xv));
+    const T t = kernels::vec::tanh(T(kSqrt2OverPi) * (xv + T(kGeluCubic) * xv * xv * xv));
     return gv * (T(0.5) * (T(1) + t) + T(0.5) * xv * (T(1) - t * t) * du);
   });
   return record("gelu_tanh_backward", {g, x}, out, {g, x}, [](const Tensor& gg, const Saved& s) {
@@ -154,7 +154,8 @@ Tensor gelu(const Tensor& x, std::string_view approximate) {
   if (approximate == "tanh") {
     Tensor y = kernels::unary_floating("gelu", x, [](auto v) {
       using T = decltype(v);
-      return T(0.5) * v * (T(1) + std::tanh(T(kSqrt2OverPi) * (v + T(kGeluCubic) * v * v * v)));
+      return T(0.5) * v *
+             (T(1) + kernels::vec::tanh(T(kSqrt2OverPi) * (v + T(kGeluCubic) * v * v * v)));
     });
     return record("gelu_tanh", {x}, y, {x}, [](const Tensor& g, const Saved& s) {
       return grads{gelu_tanh_backward(g, s[0])};

@@ -44,7 +44,8 @@ Tensor scatter_rows(const Tensor& g, const Tensor& idx, std::int64_t num, std::i
     });
   });
   return record("embedding_backward", {g}, out, {idx}, [pad](const Tensor& gg, const Saved& s) {
-    return grads{gather_rows(gg, s[0], pad, true)};
+    const Tensor i = s[0];
+    return grads{gather_rows(gg, i, pad, true).reshape({i.numel(), gg.size(-1)})};
   });
 }
 

@@ -131,8 +131,14 @@ const std::set<std::string> kNoEdgeCases = {
     "batch_norm_eval",
     "as_strided",
     "CopySlices",  // views and the region write of an in-place op on a view: data movement
-    "unbind",      // data movement
-    "LSTM",        // the layers compose the cells' nodes, whose edge cases are checked
+    // Sequence ops: embedding moves rows; attention and its modules are compositions of ops
+    // (matmul, softmax, masked_fill, layer_norm, linear) that have their own edge cases.
+    "embedding",
+    "scaled_dot_product_attention",
+    "multihead_attention",
+    "transformer_encoder_layer",
+    "unbind",  // data movement
+    "LSTM",    // the layers compose the cells' nodes, whose edge cases are checked
     "GRU",
     "RNN"};
 

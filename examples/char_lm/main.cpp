@@ -33,6 +33,7 @@ struct Settings {
   std::int64_t warmup = 200;    // steps of linear warm-up before the cosine decay
   std::int64_t max_steps = -1;  // stop early (smoke runs); -1: every epoch in full
   std::int64_t limit_train = -1;
+  std::int64_t limit_val = -1;
   std::int64_t samples = 20;
   double temperature = 1.0;
   ModelConfig model_config;
@@ -90,7 +91,7 @@ std::string sample_word(nn::Module& model, std::int64_t context, double temperat
 
 int main(int argc, char** argv) {
   examples::Options opts{
-      .epochs = 4, .batch_size = 64, .lr = 2e-3, .plot = "char_lm.png", .csv = "char_lm.csv"};
+      .epochs = 8, .batch_size = 64, .lr = 2e-3, .plot = "char_lm.png", .csv = "char_lm.csv"};
   Settings s;
   CLI::App app{"character-level language model on the words of Debian's wamerican list"};
   app.add_option("--model", s.model, "gpt or lstm")
@@ -128,6 +129,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--limit-train", s.limit_train, "train on the first N training words; -1: all")
       ->capture_default_str();
+  app.add_option("--limit-val", s.limit_val,
+                 "validate on the first N validation words; -1: all (baselines use all)")
+      ->capture_default_str();
   app.add_option("--samples", s.samples, "words to sample at the end")->capture_default_str();
   app.add_option("--temperature", s.temperature, "sampling temperature")
       ->check(examples::positive())
@@ -149,6 +153,9 @@ int main(int argc, char** argv) {
     std::cout << "baselines on the validation words (nats/char): bigram " << fixed(bigram, 4)
               << ", trigram " << fixed(trigram, 4) << ", uniform " << fixed(std::log(27.0), 4)
               << std::endl;
+
+    if (s.limit_val > 0 && s.limit_val < static_cast<std::int64_t>(words.val.size()))
+      words.val.resize(static_cast<std::size_t>(s.limit_val));
 
     std::unique_ptr<nn::Module> model = make_model(s.model, s.model_config);
     std::cout << *model << "\n";

@@ -9,7 +9,7 @@ nn::TransformerEncoderLayer gpt_block(const ModelConfig& c) {
   return nn::TransformerEncoderLayer(c.n_embd, c.n_head,
                                      {.dim_feedforward = 4 * c.n_embd,
                                       .dropout = c.dropout,
-                                      .activation = "gelu",
+                                      .activation = "gelu_tanh",
                                       .batch_first = true,
                                       .norm_first = true});
 }

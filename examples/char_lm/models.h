@@ -22,7 +22,8 @@ struct ModelConfig {
 };
 
 // A GPT: token + position embeddings, n_layer pre-LN blocks of causal self-attention
-// (n_head heads) and a 4x GELU MLP, a final LayerNorm and a linear head.
+// (n_head heads) and a 4x GELU MLP (GPT-2's tanh approximation), a final LayerNorm and a
+// linear head.
 class GPT : public tg::nn::Module {
  public:
   explicit GPT(const ModelConfig& config);
