@@ -64,6 +64,32 @@ Tensor gelu_backward(const Tensor& g, const Tensor& x) {
   });
 }
 
+constexpr double kSqrt2OverPi = 0.79788456080286535588;  // sqrt(2 / pi)
+constexpr double kGeluCubic = 0.044715;
+
+// g * d/dx of the tanh approximation 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3):
+// 0.5 (1 + t) + 0.5 x (1 - t^2) u', t = tanh(u).
+Tensor gelu_tanh_backward(const Tensor& g, const Tensor& x) {
+  Tensor out = kernels::binary_in("gelu_tanh_backward", g, x, g.dtype(), [](auto gv, auto xv) {
+    using T = decltype(gv);
+    const T du = T(kSqrt2OverPi) * (T(1) + T(3 * kGeluCubic) * xv * xv);
+    const T t = kernels::vec::tanh(T(kSqrt2OverPi) * (xv + T(kGeluCubic) * xv * xv * xv));
+    return gv * (T(0.5) * (T(1) + t) + T(0.5) * xv * (T(1) - t * t) * du);
+  });
+  return record("gelu_tanh_backward", {g, x}, out, {g, x}, [](const Tensor& gg, const Saved& s) {
+    const Tensor g0 = s[0], x0 = s[1];
+    Tensor gx;
+    if (s.needs_grad(1)) {
+      // d/dx = (1 - t^2) (u' - x t u'^2 + 0.5 x u''), u'' = 6 * 0.044715 sqrt(2/pi) x.
+      const Tensor t = tanh((x0 + x0 * x0 * x0 * kGeluCubic) * kSqrt2OverPi);
+      const Tensor du = (x0 * x0 * (3 * kGeluCubic) + 1.0) * kSqrt2OverPi;
+      const Tensor ddu = x0 * (6 * kGeluCubic * kSqrt2OverPi);
+      gx = gg * g0 * (1.0 - t * t) * (du - x0 * t * du * du + x0 * ddu * 0.5);
+    }
+    return grads{s.needs_grad(0) ? gelu_tanh_backward(gg, x0) : Tensor(), gx};
+  });
+}
+
 // g * d/dx silu(x) = g * s (1 + x (1 - s)), s = sigmoid(x).
 Tensor silu_backward(const Tensor& g, const Tensor& x) {
   Tensor out = kernels::binary_in("silu_backward", g, x, g.dtype(), [](auto gv, auto xv) {
@@ -122,7 +148,19 @@ Tensor elu(const Tensor& x, double alpha) {
   });
 }
 
-Tensor gelu(const Tensor& x) {
+Tensor gelu(const Tensor& x, std::string_view approximate) {
+  TG_CHECK(approximate == "none" || approximate == "tanh",
+           "gelu: approximate must be 'none' or 'tanh', got '", approximate, "'");
+  if (approximate == "tanh") {
+    Tensor y = kernels::unary_floating("gelu", x, [](auto v) {
+      using T = decltype(v);
+      return T(0.5) * v *
+             (T(1) + kernels::vec::tanh(T(kSqrt2OverPi) * (v + T(kGeluCubic) * v * v * v)));
+    });
+    return record("gelu_tanh", {x}, y, {x}, [](const Tensor& g, const Saved& s) {
+      return grads{gelu_tanh_backward(g, s[0])};
+    });
+  }
   // Phi via erfc keeps relative accuracy for very negative x, where 1 + erf cancels.
   Tensor y = kernels::unary_floating("gelu", x, [](auto v) {
     using T = decltype(v);

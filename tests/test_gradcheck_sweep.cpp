@@ -156,7 +156,17 @@ const std::set<std::string> kNoEdgeCases = {
     "batch_norm_eval",
     "as_strided",
     "CopySlices",  // views and the region write of an in-place op on a view: data movement
-    "dropout2d"};  // random channel mask times x (a mul, whose edge values are checked)
+    "dropout2d",  // random channel mask times x (a mul, whose edge values are checked)
+    // Sequence ops: embedding moves rows; attention and its modules are compositions of ops
+    // (matmul, softmax, masked_fill, layer_norm, linear) that have their own edge cases.
+    "embedding",
+    "scaled_dot_product_attention",
+    "multihead_attention",
+    "transformer_encoder_layer",
+    "unbind",  // data movement
+    "LSTM",    // the layers compose the cells' nodes, whose edge cases are checked
+    "GRU",
+    "RNN"};
 
 // NaN matches NaN, infinities match exactly, finite values to 1e-12 relative.
 bool same_value(double got, double want) {
