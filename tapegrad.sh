@@ -12,7 +12,8 @@ cd "$(dirname "$0")"
 root=$(pwd)
 
 packages=(cmake g++ make pkg-config libopenblas-dev libtbb-dev libboost-test-dev libbenchmark-dev
-          zlib1g-dev nlohmann-json3-dev libcli11-dev libfmt-dev gnuplot-nox dataset-fashion-mnist)
+          zlib1g-dev nlohmann-json3-dev libcli11-dev libfmt-dev gnuplot-nox dataset-fashion-mnist
+          libopenmpi-dev openmpi-bin iproute2)
 
 install_packages() {
   local missing=()

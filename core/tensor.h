@@ -26,6 +26,8 @@ class Node;
 }
 
 using GradHook = std::function<Tensor(const Tensor&)>;  // returns a replacement, or undefined
+// Runs after a leaf's .grad has been updated by a backward pass; receives the leaf.
+using PostAccumulateGradHook = std::function<void(const Tensor&)>;
 
 // The state behind a Tensor handle. Users rarely touch it directly.
 struct TensorImpl {
@@ -51,6 +53,7 @@ struct TensorImpl {
   // Leaf hooks (non-leaf hooks live on grad_fn), shared so a backward pass can run a snapshot.
   std::vector<std::pair<int, std::shared_ptr<GradHook>>> hooks;
   int next_hook_id = 0;
+  std::vector<std::pair<int, std::shared_ptr<PostAccumulateGradHook>>> post_accumulate_hooks;
 
   // View tracking (core/view_tracking.h). A view made by a view op keeps its base (the
   // tensor that owns the memory, never itself a view) so that an in-place op on the view can
@@ -125,6 +128,10 @@ class Tensor {
   // Calls `hook(grad)` when this tensor's gradient is computed; a defined return value
   // replaces the gradient. Returns an id for remove_hook.
   int register_hook(GradHook hook) const;
+  // Leaves only: calls `hook(leaf)` each time a backward pass has accumulated into this
+  // tensor's .grad (PyTorch's register_post_accumulate_grad_hook). Data-parallel training uses
+  // it to start reducing a gradient as soon as it is final. remove_hook(id) removes it.
+  int register_post_accumulate_grad_hook(PostAccumulateGradHook hook) const;
   void remove_hook(int id) const;
   std::uint32_t version() const;
 
