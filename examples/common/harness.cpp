@@ -192,6 +192,8 @@ Run::Run(const Options& opts, nn::Module& model, std::string name, LossFn loss_f
         model_, nn::parallel::DistributedDataParallelOptions{.sync_without_forward = true});
 #endif
   if (rank() != 0) opts_.csv = opts_.plot = "";
+  // Same weights everywhere (broadcast above), but each rank its own dropout masks.
+  if (world_size() > 1) manual_seed(opts_.seed + 7919u * static_cast<std::uint64_t>(rank()));
 }
 
 data::DataLoader Run::train_loader(const data::TensorDataset& train, bool progress) {
@@ -299,6 +301,14 @@ int Run::finish() {
     std::cout << "wrote " << opts_.plot << "\n";
   std::cout << name_ << ": test_loss " << fixed(test_loss, 4) << ", " << log_.rows()
             << " epochs in " << fixed(train_seconds, 1) << " s\n";
+#ifdef TAPEGRAD_EXAMPLES_MPI
+  if (ddp_) {
+    const auto& ddp = static_cast<const nn::parallel::DistributedDataParallel&>(*ddp_);
+    std::cout << "data-parallel: " << world_size() << " ranks, " << ddp.num_buckets()
+              << " gradient buckets; backward waited " << fixed(ddp.wait_seconds(), 2)
+              << " s in all for reductions still in flight after its last gradient\n";
+  }
+#endif
   std::cout << "test_accuracy=" << fixed(test_acc, 4) << std::endl;
   return 0;
 }

@@ -197,7 +197,12 @@ DistributedDataParallel::DistributedDataParallel(Module& module,
   for (std::size_t i = 0; i < r.params.size(); ++i) {
     const Tensor& p = r.params[i];
     const auto nbytes = static_cast<std::int64_t>(p.nbytes());
-    if (r.buckets.empty() || bytes >= options.bucket_cap_bytes ||
+    // The first bucket is small (PyTorch's 1 MiB): communication starts early in backward.
+    const std::int64_t cap =
+        r.buckets.size() == 1
+            ? std::min<std::int64_t>(options.bucket_cap_bytes, std::int64_t{1} << 20)
+            : options.bucket_cap_bytes;
+    if (r.buckets.empty() || bytes >= cap ||
         r.params[r.buckets.back().params.back()].dtype() != p.dtype()) {
       r.buckets.emplace_back();
       bytes = 0;
