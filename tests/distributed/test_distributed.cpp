@@ -5,6 +5,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <tapegrad/nn/parallel/distributed.h>
+#include <tapegrad/nn/parallel/sync_batch_norm.h>
 #include <tapegrad/tapegrad.h>
 
 #include <set>
@@ -339,4 +340,45 @@ BOOST_AUTO_TEST_CASE(ddp_state_dict_names_as_pytorch) {
   const auto sd = ddp.state_dict();
   BOOST_TEST(sd.count("module.fc1.weight") == 1);
   BOOST_TEST(sd.count("module.bn.running_mean") == 1);
+}
+
+// SyncBatchNorm on N ranks, each a slice of the batch, equals BatchNorm1d on the whole batch:
+// outputs, input gradients, the sum of the ranks' weight gradients and the running statistics.
+BOOST_AUTO_TEST_CASE(sync_batch_norm_matches_whole_batch) {
+  const int W = dist::world_size(), r = dist::rank();
+  for (const Shape& slice_shape : {Shape{3, 4}, Shape{2, 4, 5}}) {
+    Shape whole_shape = slice_shape;
+    whole_shape[0] *= W;
+    Generator g(11);
+    std::vector<double> xs(static_cast<std::size_t>(numel_of(whole_shape)));
+    for (auto& v : xs) v = g.normal() * 2.0 + 1.0;
+    Tensor whole = from_vector(xs, whole_shape).to(kFloat64);
+    Tensor c = tg::cos(from_vector(xs, whole_shape).to(kFloat64));  // d loss / d y
+
+    nn::BatchNorm1d bn(4, {.momentum = 0.1});
+    nn::parallel::SyncBatchNorm sbn(4, {.momentum = 0.1});
+    bn.to(kFloat64);
+    sbn.to(kFloat64);
+    Tensor xw = whole.clone().requires_grad_();
+    (bn(xw) * c).sum().backward();
+
+    Tensor xr = whole.narrow(0, r * slice_shape[0], slice_shape[0]).clone().requires_grad_();
+    Tensor yr = sbn(xr);
+    (yr * c.narrow(0, r * slice_shape[0], slice_shape[0])).sum().backward();
+
+    bn.eval();
+    sbn.eval();
+    BOOST_TEST(
+        allclose(xr.grad(), xw.grad().narrow(0, r * slice_shape[0], slice_shape[0]), 1e-9, 1e-12));
+    Tensor dw = sbn.weight.grad().clone(), db = sbn.bias.grad().clone();
+    dist::all_reduce(dw);
+    dist::all_reduce(db);
+    BOOST_TEST(allclose(dw, bn.weight.grad(), 1e-9, 1e-12));
+    BOOST_TEST(allclose(db, bn.bias.grad(), 1e-9, 1e-12));
+    BOOST_TEST(allclose(sbn.running_mean, bn.running_mean, 1e-9, 1e-12));
+    BOOST_TEST(allclose(sbn.running_var, bn.running_var, 1e-9, 1e-12));
+    // Eval mode: the running statistics, no communication.
+    Tensor probe = ones(slice_shape, kFloat64);
+    if (slice_shape.size() == 2) BOOST_TEST(allclose(sbn(probe), bn(probe), 1e-9, 1e-12));
+  }
 }
