@@ -151,4 +151,25 @@ void gemm(const Tensor& a_in, const Tensor& b_in, const Tensor& c, double alpha,
                k, alpha, beta);
 }
 
+template <typename T>
+void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha,
+          const T* a, std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c,
+          std::int64_t ldc) {
+  if (m == 0 || n == 0) return;
+  if (k == 0) {  // BLAS does not scale C when k == 0 on every implementation
+    for (std::int64_t i = 0; i < m; ++i)
+      for (std::int64_t j = 0; j < n; ++j)
+        c[i * ldc + j] = beta == T(0) ? T(0) : c[i * ldc + j] * beta;
+    return;
+  }
+  detail::ensure_blas_ready();
+  gemm_typed(a, Layout{trans_a ? CblasTrans : CblasNoTrans, lda}, b,
+             Layout{trans_b ? CblasTrans : CblasNoTrans, ldb}, c, ldc, m, n, k, alpha, beta);
+}
+template void gemm<float>(bool, bool, std::int64_t, std::int64_t, std::int64_t, float, const float*,
+                          std::int64_t, const float*, std::int64_t, float, float*, std::int64_t);
+template void gemm<double>(bool, bool, std::int64_t, std::int64_t, std::int64_t, double,
+                           const double*, std::int64_t, const double*, std::int64_t, double,
+                           double*, std::int64_t);
+
 }  // namespace tg::kernels
