@@ -207,20 +207,44 @@ std::vector<Tensor> snapshot(nn::Module& m) {
 
 }  // namespace
 
-BOOST_AUTO_TEST_CASE(ddp_bit_identical_to_accumulation) {
+namespace {
+
+// A small CNN: conv, ReLU, conv with stride, flatten, linear.
+struct SmallCnn : nn::Module {
+  nn::Conv2d conv1{1, 4, 3, {.padding = 1}}, conv2{4, 6, 3, {.stride = 2}};
+  nn::Linear fc{6 * 2 * 2, 3};
+  SmallCnn() { register_modules({{"conv1", conv1}, {"conv2", conv2}, {"fc", fc}}); }
+  Tensor forward(const Tensor& x) override {
+    Tensor h = relu(conv2(relu(conv1(x.reshape({x.size(0), 1, 6, 6})))));
+    return fc(h.flatten(1));
+  }
+};
+
+// 50 Adam steps: DDP with rank r's micro-batch against one process (on every rank) that
+// accumulates micro-batches 0..N-1 in rank order and divides the gradients by N. Losses and
+// weights must be bit-identical after every step, and equal on every rank at the end.
+template <typename Net>
+void check_bit_identical(std::int64_t features) {
   const int W = dist::world_size(), r = dist::rank();
+  auto batch = [features](int step, int k) {
+    Generator g(1000u * static_cast<unsigned>(step) + static_cast<unsigned>(k));
+    std::vector<float> xs(static_cast<std::size_t>(kMicro * features));
+    for (auto& v : xs) v = static_cast<float>(g.normal());
+    std::vector<std::int64_t> ys(kMicro);
+    for (auto& y : ys) y = g.randint(0, 3);
+    return data::Batch{from_vector(xs, {kMicro, features}), from_vector(ys)};
+  };
   manual_seed(42);
-  Mlp net;
+  Net net;
   manual_seed(42);
-  Mlp ref;  // the one-process reference, run on every rank
+  Net ref;
   nn::parallel::DistributedDataParallel ddp(net, {.bucket_cap_bytes = 200});
   BOOST_TEST(ddp.num_buckets() > 1);  // several buckets in flight during backward
   optim::Adam opt(ddp.parameters(), {.lr = 0.01});
   optim::Adam ref_opt(ref.parameters(), {.lr = 0.01});
-
   for (int step = 0; step < 50; ++step) {
     opt.zero_grad();
-    const auto b = micro_batch(step, r);
+    const auto b = batch(step, r);
     Tensor loss = nn::functional::cross_entropy(ddp(b.inputs), b.targets);
     loss.backward();
     opt.step();
@@ -228,7 +252,7 @@ BOOST_AUTO_TEST_CASE(ddp_bit_identical_to_accumulation) {
     ref_opt.zero_grad();
     Tensor my_ref_loss;
     for (int k = 0; k < W; ++k) {  // rank order
-      const auto mb = micro_batch(step, k);
+      const auto mb = batch(step, k);
       Tensor l = nn::functional::cross_entropy(ref(mb.inputs), mb.targets);
       l.backward();
       if (k == r) my_ref_loss = l.detach();
@@ -242,12 +266,19 @@ BOOST_AUTO_TEST_CASE(ddp_bit_identical_to_accumulation) {
       BOOST_REQUIRE_MESSAGE(equal(mine[i], theirs[i]),
                             "parameter " << i << " differs at step " << step);
   }
-  // Every rank holds the same weights.
   for (auto& p : net.parameters()) {
     Tensor all = dist::all_gather(p.detach());
     for (int k = 1; k < W; ++k) BOOST_TEST(equal(all[k], all[0]));
   }
 }
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(ddp_bit_identical_to_accumulation_mlp_batch_norm) {
+  check_bit_identical<Mlp>(6);
+}
+
+BOOST_AUTO_TEST_CASE(ddp_bit_identical_to_accumulation_cnn) { check_bit_identical<SmallCnn>(36); }
 
 BOOST_AUTO_TEST_CASE(ddp_no_sync_accumulates_locally) {
   const int W = dist::world_size(), r = dist::rank();
