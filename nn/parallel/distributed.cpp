@@ -104,6 +104,10 @@ struct DistributedDataParallel::Reducer {
              "or a parameter used by reentrant backward); call forward again first");
     started = true;
     mark_ready(i);
+    // MPI moves a non-blocking collective forward only inside MPI calls: poll the buckets in
+    // flight at each gradient so that they progress while backward computes.
+    for (std::size_t k = 0; k < next_launch && k < buckets.size(); ++k)
+      buckets[k].work.is_completed();
   }
 
   void mark_ready(std::size_t i) {
