@@ -215,7 +215,8 @@ struct Work::Impl {
   Tensor recv;    // the slices of every rank (reductions)
   Tensor out;     // all_gather / reduce_scatter result
   MPI_Request req = MPI_REQUEST_NULL;
-  int phase = 0;  // 0: first transfer in flight, 1: second, 2: done
+  int phase = 0;            // 0: first transfer in flight, 1: second, 2: done
+  bool first_done = false;  // a poll saw the first transfer complete
   std::vector<int> counts, displs, recv_counts, recv_displs;
   std::int64_t chunk = 0;
 
@@ -262,16 +263,24 @@ struct Work::Impl {
     }
   }
 
+  // Never starts a transfer: ranks must start collectives in the same order, and the moment a
+  // poll sees the first step done differs between ranks. So an all_reduce's second step (the
+  // gather) starts in wait(), called in program order on every rank.
   bool test() {
     if (phase == 2) return true;
+    if (first_done) return false;
     int done = 0;
     {
       std::lock_guard lock(mpi_mutex());
       MPI_Test(&req, &done, MPI_STATUS_IGNORE);
     }
     if (!done) return false;
+    if (phase == 0 && kind == Kind::AllReduce) {
+      first_done = true;
+      return false;
+    }
     if (phase == 0) {
-      reduce_or_finish();
+      reduce_or_finish();  // local work only for the one-step collectives
     } else {
       phase = 2;
       finish();
@@ -281,7 +290,7 @@ struct Work::Impl {
 
   void wait() {
     if (phase == 0) {
-      {
+      if (!first_done) {
         std::lock_guard lock(mpi_mutex());
         MPI_Wait(&req, MPI_STATUS_IGNORE);
       }

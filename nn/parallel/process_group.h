@@ -71,6 +71,9 @@ class Work {
   Work& operator=(Work&&) noexcept;
   ~Work();
   void wait();
+  // Never blocks, and never starts a transfer (every rank must start transfers in the same
+  // order, which the timing of a poll would break): polling lets the first step progress, but
+  // an all_reduce's second step starts in wait(), so it reports completion only after wait().
   bool is_completed() const;
   // The output of all_gather_async / reduce_scatter_async (after wait()).
   Tensor result() const;
