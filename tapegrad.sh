@@ -13,7 +13,9 @@ root=$(pwd)
 
 packages=(cmake g++ make pkg-config libopenblas-dev libtbb-dev libboost-test-dev libbenchmark-dev
           zlib1g-dev nlohmann-json3-dev libcli11-dev libfmt-dev gnuplot-nox dataset-fashion-mnist
-          wamerican)  # wamerican: /usr/share/dict/words, the text of examples/char_lm
+          wamerican libopenmpi-dev openmpi-bin iproute2)
+# wamerican: /usr/share/dict/words, the text of examples/char_lm; OpenMPI: tapegrad::distributed
+# (nn/parallel/); iproute2: the two-namespace distributed test
 
 install_packages() {
   local missing=()
@@ -41,9 +43,15 @@ case "$cmd" in
   run)
     # The flagship on Fashion-MNIST; only its target is built. Extra args go to the program
     # (e.g. ./tapegrad.sh run --epochs 3); it writes mlp_bn_dropout_adam.{csv,png} here.
+    # TAPEGRAD_NP=N trains it data-parallel on N processes under mpirun.
     install_packages
     cmake -S "$root" -B build -DCMAKE_BUILD_TYPE=Release -DTAPEGRAD_BUILD_EXAMPLES=ON >/dev/null
     cmake --build build -j"$(nproc)" --target mlp_bn_dropout_adam
+    if [ "${TAPEGRAD_NP:-1}" -gt 1 ]; then
+      as_root=()
+      [ "$(id -u)" -eq 0 ] && as_root=(--allow-run-as-root)
+      exec mpirun "${as_root[@]}" -np "$TAPEGRAD_NP" ./build/examples/mlp_bn_dropout_adam "$@"
+    fi
     exec ./build/examples/mlp_bn_dropout_adam "$@"
     ;;
   test)

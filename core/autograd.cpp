@@ -208,11 +208,23 @@ class AccumulateGrad final : public Node {
       check_hook_result(g, r, id, nullptr, 0);
       g = std::move(r);
     }
+    accumulate(std::move(g));
+    std::vector<std::pair<int, std::shared_ptr<PostAccumulateGradHook>>> post;
+    {
+      std::lock_guard lock(detail::leaf_mutex(leaf_.get()));
+      post = leaf_->post_accumulate_hooks;
+    }
+    for (const auto& [id, hook] : post) (*hook)(Tensor(leaf_));
+    return {};
+  }
+
+ private:
+  void accumulate(Tensor g) {
     // Graphs built in several threads share this node: accumulate one pass at a time.
     std::lock_guard lock(mutex);
     if (GradMode::is_enabled()) {  // create_graph: the gradient keeps its own history
       leaf_->grad = leaf_->grad ? (Tensor(leaf_->grad) + g).impl_ptr() : g.impl_ptr();
-      return {};
+      return;
     }
     NoGradGuard guard;
     if (leaf_->grad) {
@@ -223,10 +235,8 @@ class AccumulateGrad final : public Node {
     } else {
       leaf_->grad = g.detach().clone().impl_ptr();
     }
-    return {};
   }
 
- private:
   std::shared_ptr<TensorImpl> leaf_;
 };
 

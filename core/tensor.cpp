@@ -225,6 +225,19 @@ int Tensor::register_hook(GradHook hook) const {
   return id;
 }
 
+int Tensor::register_post_accumulate_grad_hook(PostAccumulateGradHook hook) const {
+  auto& i = const_cast<TensorImpl&>(checked());
+  TG_CHECK(requires_grad() && !i.grad_fn,
+           "register_post_accumulate_grad_hook: only leaf tensors that require grad accumulate "
+           "a .grad; got a ",
+           i.grad_fn ? "non-leaf tensor" : "tensor that does not require grad");
+  std::lock_guard lock(detail::leaf_mutex(&i));
+  const int id = i.next_hook_id++;
+  i.post_accumulate_hooks.emplace_back(id,
+                                       std::make_shared<PostAccumulateGradHook>(std::move(hook)));
+  return id;
+}
+
 void Tensor::remove_hook(int id) const {
   auto& i = const_cast<TensorImpl&>(checked());
   std::vector<std::shared_ptr<GradHook>> removed;  // destroyed after the locks are released
@@ -233,6 +246,7 @@ void Tensor::remove_hook(int id) const {
     for (auto& h : i.hooks)
       if (h.first == id) removed.push_back(std::move(h.second));
     std::erase_if(i.hooks, [](const auto& h) { return h.second == nullptr; });
+    std::erase_if(i.post_accumulate_hooks, [id](const auto& h) { return h.first == id; });
   }
   if (!i.grad_fn) return;
   std::lock_guard lock(i.grad_fn->mutex);

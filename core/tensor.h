@@ -24,6 +24,8 @@ namespace tg {
 
 class Tensor;
 using GradHook = std::function<Tensor(const Tensor&)>;  // returns a replacement, or undefined
+// Runs after a leaf's .grad has been updated by a backward pass; receives the leaf.
+using PostAccumulateGradHook = std::function<void(const Tensor&)>;
 
 // The state behind a Tensor handle (shape, strides, storage, autograd fields): internal, defined
 // in core/detail/tensor_impl.h. Users hold Tensors; impl() is for the library's own code.
@@ -110,6 +112,10 @@ class Tensor {
   // Calls `hook(grad)` when this tensor's gradient is computed; a defined return value
   // replaces the gradient. Returns an id for remove_hook.
   int register_hook(GradHook hook) const;
+  // Leaves only: calls `hook(leaf)` each time a backward pass has accumulated into this
+  // tensor's .grad (PyTorch's register_post_accumulate_grad_hook). Data-parallel training uses
+  // it to start reducing a gradient as soon as it is final. remove_hook(id) removes it.
+  int register_post_accumulate_grad_hook(PostAccumulateGradHook hook) const;
   void remove_hook(int id) const;
   std::uint32_t version() const;
   // Counts an in-place change made by writing through data_ptr(), so that autograd sees it.

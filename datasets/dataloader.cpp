@@ -35,6 +35,8 @@ DataLoader::DataLoader(TensorDataset dataset, DataLoaderOptions options)
   TG_CHECK(dataset_.size() == 0 || dataset_.inputs().size(0) == dataset_.targets().size(0),
            "DataLoader: inputs have ", dataset_.inputs().size(0), " samples but targets have ",
            dataset_.targets().size(0));
+  TG_CHECK(!(options_.sampler && options_.shuffle),
+           "DataLoader: shuffle must be false when a sampler is given (the sampler orders)");
   gen_.manual_seed(options_.seed ? *options_.seed : default_generator().engine()());
   order_.resize(static_cast<std::size_t>(dataset_.size()));
   std::iota(order_.begin(), order_.end(), 0);
@@ -55,7 +57,8 @@ DataLoader::DataLoader(Tensor inputs, Tensor targets, DataLoaderOptions options)
     : DataLoader(checked_dataset(std::move(inputs), std::move(targets)), std::move(options)) {}
 
 std::int64_t DataLoader::size() const {
-  const std::int64_t n = dataset_.size(), b = options_.batch_size;
+  const std::int64_t n = options_.sampler ? options_.sampler->size() : dataset_.size();
+  const std::int64_t b = options_.batch_size;
   return n / b + (!options_.drop_last && n % b != 0);  // no n + b - 1: b may be INT64_MAX
 }
 
@@ -64,7 +67,12 @@ DataLoader::Iterator DataLoader::begin() {
   ++epoch_;
   loss_sum_ = 0.0;
   loss_count_ = 0;
-  if (options_.shuffle) {
+  if (options_.sampler) {
+    order_ = options_.sampler->indices();
+    for (const auto i : order_)
+      TG_CHECK(i >= 0 && i < dataset_.size(), "DataLoader: the sampler gave index ", i,
+               " outside a dataset of ", dataset_.size());
+  } else if (options_.shuffle) {
     std::iota(order_.begin(), order_.end(), 0);
     // Fisher-Yates with the loader's generator: the same seed gives the same epochs everywhere.
     for (std::int64_t i = static_cast<std::int64_t>(order_.size()) - 1; i > 0; --i)
@@ -89,7 +97,8 @@ DataLoader::Iterator DataLoader::end() { return Iterator(this, size()); }
 
 void DataLoader::load_batch(std::int64_t b) {
   const std::int64_t start = b * options_.batch_size;  // b < size(), so this is < dataset size
-  const std::int64_t stop = start + std::min(options_.batch_size, dataset_.size() - start);
+  const auto n = static_cast<std::int64_t>(order_.size());
+  const std::int64_t stop = start + std::min(options_.batch_size, n - start);
   current_ = batch(std::span<const std::int64_t>(order_).subspan(
       static_cast<std::size_t>(start), static_cast<std::size_t>(stop - start)));
 }

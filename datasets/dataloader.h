@@ -18,6 +18,7 @@
 
 #include "tapegrad/core/random.h"
 #include "tapegrad/datasets/progress.h"
+#include "tapegrad/datasets/sampler.h"
 #include "tapegrad/datasets/tensor_dataset.h"
 
 namespace tg::data {
@@ -38,6 +39,9 @@ struct DataLoaderOptions {
   // 10% when stderr is not a terminal; Off never.
   ProgressMode progress = ProgressMode::Auto;
   std::string desc = {};  // progress label; empty: "epoch N"
+  // Which samples each epoch visits, in which order (e.g. a DistributedSampler); replaces
+  // shuffle, which must then be false.
+  std::shared_ptr<const Sampler> sampler = nullptr;
 };
 
 class DataLoader {

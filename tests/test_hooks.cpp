@@ -234,3 +234,21 @@ BOOST_AUTO_TEST_CASE(a_throwing_hook_propagates_and_leaves_the_hooks_in_place) {
   (p * 1.0).sum().backward();
   BOOST_TEST(p.grad().item<float>() == 2.0f);
 }
+
+// Post-accumulate hooks run after .grad holds the pass's sum (what data-parallel reduction
+// needs), once per backward pass, and can be removed.
+BOOST_AUTO_TEST_CASE(post_accumulate_grad_hook_sees_accumulated_grad) {
+  Tensor w = tensor({1.0f, 2.0f}).requires_grad_();
+  std::vector<float> seen;
+  const int id = w.register_post_accumulate_grad_hook(
+      [&](const Tensor& leaf) { seen.push_back(leaf.grad().at<float>({1})); });
+  (w * w).sum().backward();    // grad 2w = [2, 4]; w used twice in one node: one call
+  (w * 3.0).sum().backward();  // accumulates: [5, 7]
+  BOOST_TEST(seen == (std::vector<float>{4.0f, 7.0f}), boost::test_tools::per_element());
+  w.remove_hook(id);
+  (w * 1.0).sum().backward();
+  BOOST_TEST(seen.size() == 2u);
+  Tensor y = w * 2.0;
+  BOOST_TEST(contains(error_of([&] { y.register_post_accumulate_grad_hook([](const Tensor&) {}); }),
+                      "only leaf tensors"));
+}

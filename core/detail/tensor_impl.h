@@ -38,6 +38,7 @@ struct TensorImpl {
   // Leaf hooks (non-leaf hooks live on grad_fn), shared so a backward pass can run a snapshot.
   std::vector<std::pair<int, std::shared_ptr<GradHook>>> hooks;
   int next_hook_id = 0;
+  std::vector<std::pair<int, std::shared_ptr<PostAccumulateGradHook>>> post_accumulate_hooks;
 
   // View tracking (core/view_tracking.h). A view made by a view op keeps its base (the
   // tensor that owns the memory, never itself a view) so that an in-place op on the view can

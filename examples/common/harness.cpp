@@ -8,6 +8,10 @@
 #include <sstream>
 #include <utility>
 
+#ifdef TAPEGRAD_EXAMPLES_MPI
+#include <tapegrad/nn/parallel/distributed.h>
+#endif
+
 namespace examples {
 
 using namespace tg;
@@ -92,6 +96,16 @@ namespace {
   std::_Exit(1);
 }
 
+#ifdef TAPEGRAD_EXAMPLES_MPI
+std::optional<distributed::ProcessGroup> g_world;  // joined when mpirun started us
+#endif
+
+// A stream buffer that drops everything: ranks other than 0 print nothing.
+struct NullBuffer : std::streambuf {
+  int overflow(int c) override { return c; }
+};
+NullBuffer g_null;
+
 std::string fixed(double v, int digits) {
   std::ostringstream os;
   os << std::fixed << std::setprecision(digits) << v;
@@ -100,10 +114,29 @@ std::string fixed(double v, int digits) {
 
 }  // namespace
 
+int rank() {
+#ifdef TAPEGRAD_EXAMPLES_MPI
+  if (g_world) return g_world->rank();
+#endif
+  return 0;
+}
+
+int world_size() {
+#ifdef TAPEGRAD_EXAMPLES_MPI
+  if (g_world) return g_world->world_size();
+#endif
+  return 1;
+}
+
 void setup(const Options& o) {
   std::set_terminate(report_and_exit);
+#ifdef TAPEGRAD_EXAMPLES_MPI
+  if (std::getenv("OMPI_COMM_WORLD_SIZE") && !g_world) g_world.emplace();
+  if (rank() != 0) std::cout.rdbuf(&g_null);
+#endif
   manual_seed(o.seed);
   if (o.threads > 0) set_num_threads(o.threads);
+  if (world_size() > 1) std::cout << "ranks=" << world_size() << " (data-parallel) ";
   std::cout << "dataset=" << o.dataset << " epochs=" << o.epochs << " batch_size=" << o.batch_size
             << " lr=" << o.lr << " seed=" << o.seed << " threads=" << get_num_threads()
             << " blas=\"" << blas_info().to_string() << "\"" << std::endl;
@@ -153,12 +186,29 @@ Run::Run(const Options& opts, nn::Module& model, std::string name, LossFn loss_f
       start_(Clock::now()),
       epoch_start_(start_) {
   std::cout << model_ << "\n";
+#ifdef TAPEGRAD_EXAMPLES_MPI
+  if (world_size() > 1)  // rank 0's weights everywhere; gradients averaged during backward
+    ddp_ = std::make_shared<nn::parallel::DistributedDataParallel>(
+        model_, nn::parallel::DistributedDataParallelOptions{.sync_without_forward = true});
+#endif
+  if (rank() != 0) opts_.csv = opts_.plot = "";
+  // Same weights everywhere (broadcast above), but each rank its own dropout masks.
+  if (world_size() > 1) manual_seed(opts_.seed + 7919u * static_cast<std::uint64_t>(rank()));
 }
 
 data::DataLoader Run::train_loader(const data::TensorDataset& train, bool progress) {
-  return data::DataLoader(train, {.batch_size = opts_.batch_size,
-                                  .shuffle = true,
-                                  .progress = progress ? ProgressMode::On : ProgressMode::Off});
+  if (world_size() == 1)
+    return data::DataLoader(train, {.batch_size = opts_.batch_size,
+                                    .shuffle = true,
+                                    .progress = progress ? ProgressMode::On : ProgressMode::Off});
+  // Each rank a shard of every epoch; the global batch stays --batch-size.
+  sampler_ = std::make_shared<data::DistributedSampler>(
+      train.size(), data::DistributedSamplerOptions{
+                        .num_replicas = world_size(), .rank = rank(), .seed = opts_.seed});
+  return data::DataLoader(
+      train, {.batch_size = std::max<std::int64_t>(1, opts_.batch_size / world_size()),
+              .progress = progress && rank() == 0 ? ProgressMode::On : ProgressMode::Off,
+              .sampler = sampler_});
 }
 
 void Run::set_validation(data::TensorDataset val) { val_ = std::move(val); }
@@ -186,6 +236,17 @@ metrics::Evaluation Run::evaluate(const data::TensorDataset& set) {
 metrics::Evaluation Run::end_epoch(std::int64_t epoch, double lr, const TrainingLog::Metrics& extra,
                                    bool print) {
   const auto eval = evaluate(val_ ? *val_ : data_.test);
+#ifdef TAPEGRAD_EXAMPLES_MPI
+  if (world_size() > 1) {  // the table shows the global figures
+    Tensor sums = tensor(
+        {loss_sum_, static_cast<double>(loss_samples_), static_cast<double>(correct_)}, kFloat64);
+    distributed::all_reduce(sums);
+    loss_sum_ = sums.at<double>({0});
+    loss_samples_ = sums.at<std::int64_t>({1});
+    correct_ = sums.at<std::int64_t>({2});
+  }
+#endif
+  if (sampler_) sampler_->set_epoch(epoch);  // the next epoch's shuffle
   const std::string prefix = val_ ? "val" : "test";
   const double n = static_cast<double>(loss_samples_);
   TrainingLog::Metrics row = {
@@ -240,6 +301,14 @@ int Run::finish() {
     std::cout << "wrote " << opts_.plot << "\n";
   std::cout << name_ << ": test_loss " << fixed(test_loss, 4) << ", " << log_.rows()
             << " epochs in " << fixed(train_seconds, 1) << " s\n";
+#ifdef TAPEGRAD_EXAMPLES_MPI
+  if (ddp_) {
+    const auto& ddp = static_cast<const nn::parallel::DistributedDataParallel&>(*ddp_);
+    std::cout << "data-parallel: " << world_size() << " ranks, " << ddp.num_buckets()
+              << " gradient buckets; backward waited " << fixed(ddp.wait_seconds(), 2)
+              << " s in all for reductions still in flight after its last gradient\n";
+  }
+#endif
   std::cout << "test_accuracy=" << fixed(test_acc, 4) << std::endl;
   return 0;
 }

@@ -19,10 +19,16 @@
 //     run.end_epoch(epoch, opt.lr());
 //   }
 //   return run.finish();
+//
+// Under `mpirun -np N` (when tapegrad was built with MPI) the same program trains data-parallel:
+// each rank takes a shard of every epoch (DistributedSampler) with batch_size / N samples per
+// step, gradients are averaged over ranks during backward (DistributedDataParallel attached to
+// the model), the table shows global loss and accuracy, and only rank 0 prints and writes files.
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -128,6 +134,13 @@ class Run {
   Clock::time_point start_, epoch_start_;
   double loss_sum_ = 0.0;
   std::int64_t loss_samples_ = 0, correct_ = 0;
+  // Data-parallel state under mpirun (null otherwise).
+  std::shared_ptr<tg::nn::Module> ddp_;
+  std::shared_ptr<tg::data::DistributedSampler> sampler_;
 };
+
+// Rank and world size of the run (0 and 1 without mpirun).
+int rank();
+int world_size();
 
 }  // namespace examples

@@ -1,0 +1,470 @@
+#include "tapegrad/nn/parallel/process_group.h"
+
+#include <mpi.h>
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <exception>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include "tapegrad/core/grad_mode.h"
+#include "tapegrad/core/threading.h"
+
+namespace tg::distributed {
+
+// ---- the world ----
+
+struct ProcessGroup::State {
+  State() {
+    int initialized = 0;
+    MPI_Initialized(&initialized);
+    if (!initialized) {
+      int provided = 0;
+      // Serialized: collectives may start from a backward pass's thread, never concurrently
+      // (every MPI call below holds mpi_mutex()).
+      MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided);
+      owns_mpi = true;
+    }
+    MPI_Comm_dup(MPI_COMM_WORLD, &comm);
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &local);
+    MPI_Comm_rank(local, &local_rank);
+    MPI_Comm_size(local, &local_size);
+    for (int bytes : {1, 2, 4, 8}) {
+      MPI_Datatype t;
+      MPI_Type_contiguous(bytes, MPI_BYTE, &t);
+      MPI_Type_commit(&t);
+      element_types.push_back(t);
+    }
+    // Ranks sharing a machine share its cores.
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const int share = std::max(1, cores / local_size);
+    if (local_size > 1 && get_num_threads() > share) set_num_threads(share);
+  }
+
+  ~State() {
+    if (std::uncaught_exceptions() > 0) {
+      // Finalising now would leave the other ranks waiting in a collective for this one.
+      std::cerr << "tapegrad: rank " << rank
+                << " is leaving with an exception in flight; aborting the MPI job\n";
+      MPI_Abort(comm, 1);
+    }
+    for (auto& t : element_types) MPI_Type_free(&t);
+    MPI_Comm_free(&local);
+    MPI_Comm_free(&comm);
+    if (owns_mpi) MPI_Finalize();
+  }
+
+  MPI_Datatype element_type(std::size_t bytes) const {
+    switch (bytes) {
+      case 1:
+        return element_types[0];
+      case 2:
+        return element_types[1];
+      case 4:
+        return element_types[2];
+      case 8:
+        return element_types[3];
+    }
+    throw Error(detail::concat("distributed: unsupported element size ", bytes));
+  }
+
+  MPI_Comm comm = MPI_COMM_NULL;
+  MPI_Comm local = MPI_COMM_NULL;
+  int rank = 0, size = 1, local_rank = 0, local_size = 1;
+  bool owns_mpi = false;
+  std::vector<MPI_Datatype> element_types;
+};
+
+namespace {
+std::mutex g_state_mutex;
+std::weak_ptr<ProcessGroup::State> g_state;
+
+std::mutex& mpi_mutex() {
+  static std::mutex m;
+  return m;
+}
+
+std::shared_ptr<ProcessGroup::State> current(std::string_view op) {
+  std::lock_guard lock(g_state_mutex);
+  auto s = g_state.lock();
+  TG_CHECK(s, op, ": no process group; create a tg::distributed::ProcessGroup first");
+  return s;
+}
+}  // namespace
+
+ProcessGroup::ProcessGroup() {
+  std::lock_guard lock(g_state_mutex);
+  state_ = g_state.lock();
+  if (!state_) {
+    state_ = std::make_shared<State>();
+    g_state = state_;
+  }
+}
+ProcessGroup::~ProcessGroup() = default;
+ProcessGroup::ProcessGroup(const ProcessGroup&) = default;
+ProcessGroup& ProcessGroup::operator=(const ProcessGroup&) = default;
+int ProcessGroup::rank() const { return state_->rank; }
+int ProcessGroup::world_size() const { return state_->size; }
+int ProcessGroup::local_rank() const { return state_->local_rank; }
+int ProcessGroup::local_size() const { return state_->local_size; }
+
+bool is_initialized() {
+  std::lock_guard lock(g_state_mutex);
+  return !g_state.expired();
+}
+int rank() { return is_initialized() ? current("rank")->rank : 0; }
+int world_size() { return is_initialized() ? current("world_size")->size : 1; }
+int local_rank() { return is_initialized() ? current("local_rank")->local_rank : 0; }
+int local_size() { return is_initialized() ? current("local_size")->local_size : 1; }
+
+void barrier() {
+  auto s = current("barrier");
+  std::lock_guard lock(mpi_mutex());
+  MPI_Barrier(s->comm);
+}
+
+// ---- collectives ----
+
+namespace {
+
+enum class Kind { AllReduce, Broadcast, AllGather, ReduceScatter };
+
+const char* kind_name(Kind k) {
+  switch (k) {
+    case Kind::AllReduce:
+      return "all_reduce";
+    case Kind::Broadcast:
+      return "broadcast";
+    case Kind::AllGather:
+      return "all_gather";
+    case Kind::ReduceScatter:
+      return "reduce_scatter";
+  }
+  return "collective";
+}
+
+int checked_count(Kind kind, std::int64_t n) {
+  TG_CHECK(n <= INT_MAX, kind_name(kind), ": ", n, " elements exceed MPI's count limit (", INT_MAX,
+           "); split the tensor");
+  return static_cast<int>(n);
+}
+
+// dst[k] = op(dst[k], src[k]) for n elements of dtype d.
+void combine(Dtype d, ReduceOp op, void* dst, const void* src, std::int64_t n) {
+  dispatch(d, [&]<typename T>() {
+    T* a = static_cast<T*>(dst);
+    const T* b = static_cast<const T*>(src);
+    switch (op) {
+      case ReduceOp::Sum:
+      case ReduceOp::Avg:
+        if constexpr (std::is_integral_v<T> && std::is_signed_v<T>) {
+          using U = std::make_unsigned_t<T>;  // wraps like PyTorch's integer sum, without UB
+          for (std::int64_t k = 0; k < n; ++k)
+            a[k] = static_cast<T>(static_cast<U>(a[k]) + static_cast<U>(b[k]));
+        } else {
+          for (std::int64_t k = 0; k < n; ++k) a[k] = static_cast<T>(a[k] + b[k]);
+        }
+        break;
+      case ReduceOp::Max:
+        for (std::int64_t k = 0; k < n; ++k) {
+          if constexpr (std::is_floating_point_v<T>) {
+            if (std::isnan(a[k]) || std::isnan(b[k])) {  // NaN wins, as torch.maximum
+              a[k] = std::numeric_limits<T>::quiet_NaN();
+              continue;
+            }
+          }
+          a[k] = std::max(a[k], b[k]);
+        }
+        break;
+      case ReduceOp::Min:
+        for (std::int64_t k = 0; k < n; ++k) {
+          if constexpr (std::is_floating_point_v<T>) {
+            if (std::isnan(a[k]) || std::isnan(b[k])) {
+              a[k] = std::numeric_limits<T>::quiet_NaN();
+              continue;
+            }
+          }
+          a[k] = std::min(a[k], b[k]);
+        }
+        break;
+    }
+  });
+}
+
+void divide(Dtype d, void* dst, std::int64_t n, int by) {
+  dispatch_floating(d, "all_reduce(Avg)", [&]<typename T>() {
+    T* a = static_cast<T*>(dst);
+    const T div = static_cast<T>(by);
+    for (std::int64_t k = 0; k < n; ++k) a[k] = a[k] / div;
+  });
+}
+
+}  // namespace
+
+struct Work::Impl {
+  Kind kind;
+  ReduceOp op = ReduceOp::Sum;
+  std::shared_ptr<ProcessGroup::State> state;
+  Tensor target;  // the caller's tensor, written back when buf is a copy
+  Tensor buf;     // contiguous data sent / gathered in place
+  Tensor recv;    // the slices of every rank (reductions)
+  Tensor out;     // all_gather / reduce_scatter result
+  MPI_Request req = MPI_REQUEST_NULL;
+  int phase = 0;            // 0: first transfer in flight, 1: second, 2: done
+  bool first_done = false;  // a poll saw the first transfer complete
+  std::vector<int> counts, displs, recv_counts, recv_displs;
+  std::int64_t chunk = 0;
+
+  MPI_Datatype type() const { return state->element_type(element_size(buf.dtype())); }
+  char* bytes(const Tensor& t) const { return static_cast<char*>(t.raw_data()); }
+
+  void start() {
+    std::lock_guard lock(mpi_mutex());
+    const int W = state->size, r = state->rank;
+    const std::int64_t n = buf.numel();
+    const int count = checked_count(kind, n);
+    switch (kind) {
+      case Kind::AllReduce: {
+        // Slice j of the tensor goes to rank j, which reduces it over ranks in order.
+        counts.resize(W);
+        displs.resize(W);
+        for (int j = 0, off = 0; j < W; ++j) {
+          counts[j] = count / W + (j < count % W ? 1 : 0);
+          displs[j] = off;
+          off += counts[j];
+        }
+        recv = empty({std::int64_t{W} * counts[r]}, buf.dtype());
+        recv_counts.assign(W, counts[r]);
+        recv_displs.resize(W);
+        for (int i = 0; i < W; ++i) recv_displs[i] = i * counts[r];
+        MPI_Ialltoallv(buf.raw_data(), counts.data(), displs.data(), type(), recv.raw_data(),
+                       recv_counts.data(), recv_displs.data(), type(), state->comm, &req);
+        break;
+      }
+      case Kind::ReduceScatter: {
+        chunk = n / W;
+        recv = empty({n}, buf.dtype());
+        const int c = checked_count(kind, chunk);
+        MPI_Ialltoall(buf.raw_data(), c, type(), recv.raw_data(), c, type(), state->comm, &req);
+        break;
+      }
+      case Kind::Broadcast:
+        MPI_Ibcast(buf.raw_data(), count, type(), src_, state->comm, &req);
+        break;
+      case Kind::AllGather:
+        MPI_Iallgather(buf.raw_data(), count, type(), out.raw_data(), count, type(), state->comm,
+                       &req);
+        break;
+    }
+  }
+
+  // Never starts a transfer: ranks must start collectives in the same order, and the moment a
+  // poll sees the first step done differs between ranks. So an all_reduce's second step (the
+  // gather) starts in wait(), called in program order on every rank.
+  bool test() {
+    if (phase == 2) return true;
+    if (first_done) return false;
+    int done = 0;
+    {
+      std::lock_guard lock(mpi_mutex());
+      MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+    }
+    if (!done) return false;
+    if (phase == 0 && kind == Kind::AllReduce) {
+      first_done = true;
+      return false;
+    }
+    if (phase == 0) {
+      reduce_or_finish();  // local work only for the one-step collectives
+    } else {
+      phase = 2;
+      finish();
+    }
+    return phase == 2;
+  }
+
+  void wait() {
+    if (phase == 0) {
+      if (!first_done) {
+        std::lock_guard lock(mpi_mutex());
+        MPI_Wait(&req, MPI_STATUS_IGNORE);
+      }
+      reduce_or_finish();
+    }
+    if (phase == 1) {
+      {
+        std::lock_guard lock(mpi_mutex());
+        MPI_Wait(&req, MPI_STATUS_IGNORE);
+      }
+      phase = 2;
+      finish();
+    }
+  }
+
+  // The first transfer has completed: reduce, then start the gather (all_reduce) or finish.
+  void reduce_or_finish() {
+    const int W = state->size, r = state->rank;
+    const std::size_t es = element_size(buf.dtype());
+    if (kind == Kind::AllReduce) {
+      const std::int64_t c = counts[r];
+      char* mine = bytes(buf) + static_cast<std::size_t>(displs[r]) * es;
+      // Rank order, whatever order the slices arrived in: ((x0 + x1) + x2) + ...
+      std::copy_n(bytes(recv), static_cast<std::size_t>(c) * es, mine);
+      for (int i = 1; i < W; ++i)
+        combine(buf.dtype(), op, mine, bytes(recv) + static_cast<std::size_t>(i * c) * es, c);
+      if (op == ReduceOp::Avg) divide(buf.dtype(), mine, c, W);
+      recv = Tensor();
+      std::lock_guard lock(mpi_mutex());
+      MPI_Iallgatherv(MPI_IN_PLACE, 0, type(), buf.raw_data(), counts.data(), displs.data(), type(),
+                      state->comm, &req);
+      phase = 1;
+      return;
+    }
+    if (kind == Kind::ReduceScatter) {
+      char* dst = bytes(out);
+      std::copy_n(bytes(recv), static_cast<std::size_t>(chunk) * es, dst);
+      for (int i = 1; i < W; ++i)
+        combine(buf.dtype(), op, dst, bytes(recv) + static_cast<std::size_t>(i * chunk) * es,
+                chunk);
+      if (op == ReduceOp::Avg) divide(buf.dtype(), dst, chunk, W);
+      recv = Tensor();
+    }
+    phase = 2;
+    finish();
+  }
+
+  void finish() {
+    if (target.defined() && !target.is_same(buf)) {
+      NoGradGuard guard;
+      Tensor t = target.detach();
+      t.copy_(buf);
+    }
+    buf = Tensor();
+    target = Tensor();
+  }
+
+  int src_ = 0;
+};
+
+Work::Work() = default;
+Work::Work(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Work::Work(Work&&) noexcept = default;
+Work& Work::operator=(Work&& other) noexcept {
+  if (this != &other) {
+    if (impl_) impl_->wait();
+    impl_ = std::move(other.impl_);
+  }
+  return *this;
+}
+Work::~Work() {
+  if (impl_ && impl_->phase != 2) impl_->wait();
+}
+void Work::wait() {
+  if (impl_) impl_->wait();
+}
+bool Work::is_completed() const { return !impl_ || impl_->test(); }
+Tensor Work::result() const {
+  TG_CHECK(impl_ && impl_->phase == 2, "Work::result: call wait() first");
+  return impl_->out;
+}
+
+namespace {
+
+// A contiguous buffer for `t`: t itself when it is contiguous (results land in place).
+std::unique_ptr<Work::Impl> make_work(Kind kind, const Tensor& t, ReduceOp op) {
+  TG_CHECK(t.defined(), kind_name(kind), ": undefined tensor");
+  auto w = std::make_unique<Work::Impl>();
+  w->kind = kind;
+  w->op = op;
+  w->state = current(kind_name(kind));
+  if (op == ReduceOp::Avg)
+    TG_CHECK(is_floating(t.dtype()), kind_name(kind),
+             ": ReduceOp::Avg needs a floating-point tensor, got ", t.dtype());
+  Tensor d = t.detach();
+  w->buf = d.is_contiguous() ? d : d.contiguous();
+  return w;
+}
+
+}  // namespace
+
+Work all_reduce_async(Tensor tensor, ReduceOp op) {
+  auto w = make_work(Kind::AllReduce, tensor, op);
+  w->target = tensor.detach();
+  if (w->target.is_contiguous()) w->buf = w->target;
+  w->start();
+  return Work(std::move(w));
+}
+
+void all_reduce(Tensor& tensor, ReduceOp op) { all_reduce_async(tensor, op).wait(); }
+
+Work broadcast_async(Tensor tensor, int src) {
+  auto w = make_work(Kind::Broadcast, tensor, ReduceOp::Sum);
+  TG_CHECK(src >= 0 && src < w->state->size, "broadcast: source rank ", src,
+           " is outside the world of ", w->state->size, " processes");
+  w->src_ = src;
+  w->target = tensor.detach();
+  if (w->target.is_contiguous()) w->buf = w->target;
+  w->start();
+  return Work(std::move(w));
+}
+
+void broadcast(Tensor& tensor, int src) { broadcast_async(tensor, src).wait(); }
+
+Work all_gather_async(const Tensor& tensor) {
+  auto w = make_work(Kind::AllGather, tensor, ReduceOp::Sum);
+  Shape shape = tensor.shape();
+  shape.insert(shape.begin(), w->state->size);
+  w->out = empty(shape, tensor.dtype());
+  w->start();
+  return Work(std::move(w));
+}
+
+Tensor all_gather(const Tensor& tensor) {
+  Work w = all_gather_async(tensor);
+  w.wait();
+  return w.result();
+}
+
+Work reduce_scatter_async(const Tensor& input, ReduceOp op) {
+  auto w = make_work(Kind::ReduceScatter, input, op);
+  const int W = w->state->size;
+  TG_CHECK(input.dim() >= 1 && input.size(0) % W == 0, "reduce_scatter: the first dimension of ",
+           shape_str(input.shape()), " must be a multiple of the world size ", W);
+  Shape shape = input.shape();
+  shape[0] /= W;
+  w->out = empty(shape, input.dtype());
+  w->start();
+  return Work(std::move(w));
+}
+
+Tensor reduce_scatter(const Tensor& input, ReduceOp op) {
+  Work w = reduce_scatter_async(input, op);
+  w.wait();
+  return w.result();
+}
+
+std::vector<std::string> all_gather_string(const std::string& value) {
+  auto s = current("all_gather_string");
+  std::lock_guard lock(mpi_mutex());
+  const int len = checked_count(Kind::AllGather, static_cast<std::int64_t>(value.size()));
+  std::vector<int> lens(s->size), displs(s->size);
+  MPI_Allgather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, s->comm);
+  int total = 0;
+  for (int i = 0; i < s->size; ++i) {
+    displs[i] = total;
+    total += lens[i];
+  }
+  std::string all(static_cast<std::size_t>(total), '\0');
+  MPI_Allgatherv(value.data(), len, MPI_CHAR, all.data(), lens.data(), displs.data(), MPI_CHAR,
+                 s->comm);
+  std::vector<std::string> out;
+  for (int i = 0; i < s->size; ++i) out.push_back(all.substr(displs[i], lens[i]));
+  return out;
+}
+
+}  // namespace tg::distributed

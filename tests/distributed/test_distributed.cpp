@@ -1,0 +1,415 @@
+// Runs on every rank of `mpirun -np N` (CTest starts it with N = 2 and 3): collectives against
+// values computed locally, the sampler's shards, and DistributedDataParallel against one
+// process accumulating the same micro-batches, bit for bit.
+#define BOOST_TEST_MODULE distributed
+#include <boost/test/unit_test.hpp>
+
+#include <tapegrad/nn/parallel/distributed.h>
+#include <tapegrad/nn/parallel/sync_batch_norm.h>
+#include <tapegrad/tapegrad.h>
+
+#include <set>
+
+#include "error_text.h"
+
+using namespace tg;
+namespace dist = tg::distributed;
+
+namespace {
+
+// The MPI world for the whole test module (one per process).
+struct World {
+  dist::ProcessGroup pg;
+};
+BOOST_TEST_GLOBAL_FIXTURE(World);
+
+// Rank r's tensor: values that differ by rank and are not exactly representable sums.
+Tensor rank_values(const Shape& shape, Dtype dtype, int r) {
+  const std::int64_t n = numel_of(shape);
+  std::vector<double> v(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i)
+    v[i] = is_floating(dtype)
+               ? std::sin(0.1 * i + 1.37 * (r + 1))
+               : static_cast<double>((i * (r + 2) + r) % (dtype == kUInt8 ? 80 : 1000003));
+  return from_vector(v, shape).to(dtype);
+}
+
+// What every rank should get: rank 0's values combined with rank 1's, 2's, ... in order.
+Tensor expected(const Shape& shape, Dtype dtype, dist::ReduceOp op) {
+  Tensor acc = rank_values(shape, dtype, 0).clone();
+  for (int r = 1; r < dist::world_size(); ++r) {
+    Tensor v = rank_values(shape, dtype, r);
+    switch (op) {
+      case dist::ReduceOp::Sum:
+      case dist::ReduceOp::Avg:
+        acc = (acc + v).to(dtype);
+        break;
+      case dist::ReduceOp::Max:
+        acc = maximum(acc, v);
+        break;
+      case dist::ReduceOp::Min:
+        acc = minimum(acc, v);
+        break;
+    }
+  }
+  if (op == dist::ReduceOp::Avg) acc = acc / static_cast<double>(dist::world_size());
+  return acc;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(world_figures) {
+  BOOST_TEST(dist::world_size() >= 1);
+  BOOST_TEST(dist::rank() >= 0);
+  BOOST_TEST(dist::rank() < dist::world_size());
+  BOOST_TEST(dist::local_rank() < dist::local_size());
+  // Ranks on one machine share its cores.
+  if (dist::local_size() > 1) BOOST_TEST(get_num_threads() <= std::max(1, 2 / 1));
+  const auto names = dist::all_gather_string("rank" + std::to_string(dist::rank()));
+  BOOST_REQUIRE(static_cast<int>(names.size()) == dist::world_size());
+  for (int r = 0; r < dist::world_size(); ++r) BOOST_TEST(names[r] == "rank" + std::to_string(r));
+}
+
+BOOST_AUTO_TEST_CASE(all_reduce_every_dtype_and_op) {
+  const int r = dist::rank();
+  for (Dtype d : {kFloat32, kFloat64, kInt64, kUInt8}) {
+    for (auto op :
+         {dist::ReduceOp::Sum, dist::ReduceOp::Avg, dist::ReduceOp::Max, dist::ReduceOp::Min}) {
+      if (op == dist::ReduceOp::Avg && !is_floating(d)) {
+        Tensor t = rank_values({3}, d, r);
+        BOOST_TEST(test::contains(test::error_of([&] { dist::all_reduce(t, op); }),
+                                  "needs a floating-point tensor"));
+        continue;
+      }
+      for (const Shape& shape : {Shape{7}, Shape{3, 5}, Shape{0}, Shape{2}}) {
+        Tensor t = rank_values(shape, d, r);
+        dist::all_reduce(t, op);
+        BOOST_TEST(equal(t, expected(shape, d, op)),
+                   "dtype " << d << " shape " << shape_str(shape));
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(all_reduce_non_contiguous_and_large) {
+  const int r = dist::rank();
+  // A transposed view: the result lands in the view's elements.
+  Tensor base = rank_values({4, 6}, kFloat32, r);
+  Tensor view = base.t();
+  dist::all_reduce(view);
+  BOOST_TEST(equal(base, expected({4, 6}, kFloat32, dist::ReduceOp::Sum)));
+  // Large and not divisible by the world size: slices of unequal length.
+  const Shape big{1000003};
+  Tensor t = rank_values(big, kFloat32, r);
+  dist::Work w = dist::all_reduce_async(t, dist::ReduceOp::Sum);
+  w.wait();
+  BOOST_TEST(w.is_completed());
+  BOOST_TEST(equal(t, expected(big, kFloat32, dist::ReduceOp::Sum)));
+}
+
+BOOST_AUTO_TEST_CASE(max_min_propagate_nan) {
+  Tensor t = tensor({1.0f, 2.0f, 3.0f});
+  if (dist::rank() == dist::world_size() - 1) t.set({1}, std::nan(""));
+  Tensor u = t.clone();
+  dist::all_reduce(t, dist::ReduceOp::Max);
+  dist::all_reduce(u, dist::ReduceOp::Min);
+  BOOST_TEST(std::isnan(t.at<float>({1})));
+  BOOST_TEST(std::isnan(u.at<float>({1})));
+  BOOST_TEST(t.at<float>({0}) == 1.0f);
+}
+
+BOOST_AUTO_TEST_CASE(broadcast_gather_scatter) {
+  const int W = dist::world_size(), r = dist::rank();
+  for (Dtype d : {kFloat32, kFloat64, kInt64, kUInt8}) {
+    Tensor t = rank_values({2, 3}, d, r);
+    dist::broadcast(t, W - 1);
+    BOOST_TEST(equal(t, rank_values({2, 3}, d, W - 1)));
+
+    Tensor g = dist::all_gather(rank_values({2, 3}, d, r).t());  // non-contiguous input
+    BOOST_REQUIRE(g.shape() == (Shape{W, 3, 2}));
+    for (int i = 0; i < W; ++i) BOOST_TEST(equal(g[i], rank_values({2, 3}, d, i).t().contiguous()));
+
+    Tensor in = rank_values({2 * W, 3}, d, r);
+    Tensor s = dist::reduce_scatter(in);
+    Tensor want = expected({2 * W, 3}, d, dist::ReduceOp::Sum).narrow(0, 2 * r, 2);
+    BOOST_TEST(equal(s, want));
+  }
+  Tensor bad = zeros({W + 1});
+  if (W > 1)
+    BOOST_TEST(test::contains(test::error_of([&] { dist::reduce_scatter(bad); }),
+                              "must be a multiple of the world size"));
+  Tensor z = zeros({2});
+  BOOST_TEST(test::contains(test::error_of([&] { dist::broadcast(z, W); }), "outside the world"));
+}
+
+BOOST_AUTO_TEST_CASE(distributed_sampler_shards) {
+  const int W = dist::world_size(), r = dist::rank();
+  for (bool drop_last : {false, true}) {
+    for (std::int64_t n : {0, 1, 10, 11, 23}) {
+      data::DistributedSampler s(n,
+                                 {.num_replicas = W, .rank = r, .seed = 7, .drop_last = drop_last});
+      s.set_epoch(3);
+      const auto mine = s.indices();
+      BOOST_TEST(static_cast<std::int64_t>(mine.size()) == s.size());
+      std::string text;
+      for (auto i : mine) text += std::to_string(i) + ',';
+      const auto all = dist::all_gather_string(text);
+      // Every rank derives the same full list: rebuild each rank's shard here and compare.
+      std::multiset<std::int64_t> seen;
+      for (int k = 0; k < W; ++k) {
+        data::DistributedSampler other(
+            n, {.num_replicas = W, .rank = k, .seed = 7, .drop_last = drop_last});
+        other.set_epoch(3);
+        std::string t;
+        for (auto i : other.indices()) {
+          t += std::to_string(i) + ',';
+          seen.insert(i);
+        }
+        BOOST_TEST(all[k] == t);
+      }
+      const std::set<std::int64_t> distinct(seen.begin(), seen.end());
+      if (drop_last) {
+        BOOST_TEST(distinct.size() == seen.size());  // disjoint shards
+        BOOST_TEST(static_cast<std::int64_t>(seen.size()) == (n / W) * W);
+      } else if (n > 0) {
+        BOOST_TEST(static_cast<std::int64_t>(distinct.size()) == n);  // the union is the data
+      }
+    }
+  }
+}
+
+namespace {
+
+struct Mlp : nn::Module {
+  nn::Linear fc1{6, 12}, fc2{12, 3};
+  nn::BatchNorm1d bn{12};
+  Mlp() { register_modules({{"fc1", fc1}, {"bn", bn}, {"fc2", fc2}}); }
+  Tensor forward(const Tensor& x) override { return fc2(relu(bn(fc1(x)))); }
+};
+
+constexpr std::int64_t kMicro = 5;
+
+// Micro-batch k of step s (every process can compute every micro-batch).
+data::Batch micro_batch(int step, int k) {
+  Generator g(1000u * static_cast<unsigned>(step) + static_cast<unsigned>(k));
+  std::vector<float> xs(kMicro * 6);
+  for (auto& v : xs) v = static_cast<float>(g.normal());
+  std::vector<std::int64_t> ys(kMicro);
+  for (auto& y : ys) y = g.randint(0, 3);
+  return {from_vector(xs, {kMicro, 6}), from_vector(ys)};
+}
+
+std::vector<Tensor> snapshot(nn::Module& m) {
+  std::vector<Tensor> out;
+  for (auto& p : m.parameters()) out.push_back(p.detach().clone());
+  return out;
+}
+
+}  // namespace
+
+namespace {
+
+// A small CNN: conv, ReLU, conv with stride, flatten, linear.
+struct SmallCnn : nn::Module {
+  nn::Conv2d conv1{1, 4, 3, {.padding = 1}}, conv2{4, 6, 3, {.stride = 2}};
+  nn::Linear fc{6 * 2 * 2, 3};
+  SmallCnn() { register_modules({{"conv1", conv1}, {"conv2", conv2}, {"fc", fc}}); }
+  Tensor forward(const Tensor& x) override {
+    Tensor h = relu(conv2(relu(conv1(x.reshape({x.size(0), 1, 6, 6})))));
+    return fc(h.flatten(1));
+  }
+};
+
+// 50 Adam steps: DDP with rank r's micro-batch against one process (on every rank) that
+// accumulates micro-batches 0..N-1 in rank order and divides the gradients by N. Losses and
+// weights must be bit-identical after every step, and equal on every rank at the end.
+template <typename Net>
+void check_bit_identical(std::int64_t features) {
+  const int W = dist::world_size(), r = dist::rank();
+  auto batch = [features](int step, int k) {
+    Generator g(1000u * static_cast<unsigned>(step) + static_cast<unsigned>(k));
+    std::vector<float> xs(static_cast<std::size_t>(kMicro * features));
+    for (auto& v : xs) v = static_cast<float>(g.normal());
+    std::vector<std::int64_t> ys(kMicro);
+    for (auto& y : ys) y = g.randint(0, 3);
+    return data::Batch{from_vector(xs, {kMicro, features}), from_vector(ys)};
+  };
+  manual_seed(42);
+  Net net;
+  manual_seed(42);
+  Net ref;
+  nn::parallel::DistributedDataParallel ddp(net, {.bucket_cap_bytes = 200});
+  BOOST_TEST(ddp.num_buckets() > 1);  // several buckets in flight during backward
+  optim::Adam opt(ddp.parameters(), {.lr = 0.01});
+  optim::Adam ref_opt(ref.parameters(), {.lr = 0.01});
+  for (int step = 0; step < 50; ++step) {
+    opt.zero_grad();
+    const auto b = batch(step, r);
+    Tensor loss = nn::functional::cross_entropy(ddp(b.inputs), b.targets);
+    loss.backward();
+    opt.step();
+
+    ref_opt.zero_grad();
+    Tensor my_ref_loss;
+    for (int k = 0; k < W; ++k) {  // rank order
+      const auto mb = batch(step, k);
+      Tensor l = nn::functional::cross_entropy(ref(mb.inputs), mb.targets);
+      l.backward();
+      if (k == r) my_ref_loss = l.detach();
+    }
+    for (auto& p : ref.parameters()) p.grad().div_(static_cast<double>(W));
+    ref_opt.step();
+
+    BOOST_REQUIRE_MESSAGE(equal(loss.detach(), my_ref_loss), "loss differs at step " << step);
+    const auto mine = snapshot(net), theirs = snapshot(ref);
+    for (std::size_t i = 0; i < mine.size(); ++i)
+      BOOST_REQUIRE_MESSAGE(equal(mine[i], theirs[i]),
+                            "parameter " << i << " differs at step " << step);
+  }
+  for (auto& p : net.parameters()) {
+    Tensor all = dist::all_gather(p.detach());
+    for (int k = 1; k < W; ++k) BOOST_TEST(equal(all[k], all[0]));
+  }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(ddp_bit_identical_to_accumulation_mlp_batch_norm) {
+  check_bit_identical<Mlp>(6);
+}
+
+BOOST_AUTO_TEST_CASE(ddp_bit_identical_to_accumulation_cnn) { check_bit_identical<SmallCnn>(36); }
+
+BOOST_AUTO_TEST_CASE(ddp_no_sync_accumulates_locally) {
+  const int W = dist::world_size(), r = dist::rank();
+  manual_seed(3);
+  Mlp net;
+  manual_seed(3);
+  Mlp ref;
+  nn::parallel::DistributedDataParallel ddp(net);
+  {
+    auto guard = ddp.no_sync();
+    const auto a = micro_batch(1, 2 * r);
+    nn::functional::cross_entropy(ddp(a.inputs), a.targets).backward();
+  }
+  // Not synchronised yet: rank r's gradient is its own micro-batch's.
+  const auto a = micro_batch(1, 2 * r);
+  nn::functional::cross_entropy(ref(a.inputs), a.targets).backward();
+  BOOST_TEST(equal(net.fc2.weight.grad(), ref.fc2.weight.grad()));
+
+  const auto b = micro_batch(1, 2 * r + 1);
+  nn::functional::cross_entropy(ddp(b.inputs), b.targets).backward();  // reduces a + b over ranks
+
+  // Reference: each rank's local sum a_k + b_k, added in rank order, divided by W.
+  std::vector<Tensor> total;
+  for (int k = 0; k < W; ++k) {
+    ref.zero_grad();
+    for (int j : {2 * k, 2 * k + 1}) {
+      const auto mb = micro_batch(1, j);
+      nn::functional::cross_entropy(ref(mb.inputs), mb.targets).backward();
+    }
+    const auto ps = ref.parameters();
+    for (std::size_t i = 0; i < ps.size(); ++i) {
+      if (k == 0)
+        total.push_back(ps[i].grad().clone());
+      else
+        total[i] = total[i] + ps[i].grad();
+    }
+  }
+  const auto ps = net.parameters();
+  for (std::size_t i = 0; i < ps.size(); ++i)
+    BOOST_TEST(equal(ps[i].grad(), total[i] / static_cast<double>(W)), "parameter " << i);
+}
+
+namespace {
+struct WithUnused : nn::Module {
+  nn::Linear used{4, 2}, unused{4, 2};
+  WithUnused() { register_modules({{"used", used}, {"unused", unused}}); }
+  Tensor forward(const Tensor& x) override { return used(x); }
+};
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(ddp_unused_parameters) {
+  manual_seed(5);
+  {
+    WithUnused m;
+    nn::parallel::DistributedDataParallel ddp(m, {.bucket_cap_bytes = 1});  // one per param
+    ddp(ones({3, 4})).sum().backward();
+    const auto msg = test::error_of([&] { ddp(ones({3, 4})); });
+    BOOST_TEST(test::contains(msg, "unused.weight"));
+    BOOST_TEST(test::contains(msg, "find_unused_parameters"));
+  }
+  {
+    WithUnused m;
+    nn::parallel::DistributedDataParallel ddp(m, {.find_unused_parameters = true});
+    for (int i = 0; i < 3; ++i) {
+      ddp.zero_grad();
+      (ddp(ones({3, 4})) * static_cast<double>(dist::rank() + 1)).sum().backward();
+    }
+    // d/dW of sum((W x + b) * (r + 1)) averaged over ranks: mean(r + 1) * 3 per element.
+    const double mean_scale = (dist::world_size() + 1) / 2.0;
+    BOOST_TEST(allclose(m.used.bias.grad(), full({2}, 3.0 * mean_scale)));
+    BOOST_TEST(equal(m.unused.weight.grad(), zeros({2, 4})));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(ddp_reports_mismatched_models) {
+  manual_seed(1);
+  nn::Linear m(4, dist::rank() == 0 ? 3 : 5);
+  const auto msg = test::error_of([&] { nn::parallel::DistributedDataParallel ddp(m); });
+  if (dist::world_size() > 1) {
+    BOOST_TEST(test::contains(msg, "the model differs between ranks"));
+    BOOST_TEST(test::contains(msg, "weight"));
+  } else {
+    BOOST_TEST(msg == "<no error>");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(ddp_state_dict_names_as_pytorch) {
+  Mlp net;
+  nn::parallel::DistributedDataParallel ddp(net);
+  const auto sd = ddp.state_dict();
+  BOOST_TEST(sd.count("module.fc1.weight") == 1);
+  BOOST_TEST(sd.count("module.bn.running_mean") == 1);
+}
+
+// SyncBatchNorm on N ranks, each a slice of the batch, equals BatchNorm1d on the whole batch:
+// outputs, input gradients, the sum of the ranks' weight gradients and the running statistics.
+BOOST_AUTO_TEST_CASE(sync_batch_norm_matches_whole_batch) {
+  const int W = dist::world_size(), r = dist::rank();
+  for (const Shape& slice_shape : {Shape{3, 4}, Shape{2, 4, 5}}) {
+    Shape whole_shape = slice_shape;
+    whole_shape[0] *= W;
+    Generator g(11);
+    std::vector<double> xs(static_cast<std::size_t>(numel_of(whole_shape)));
+    for (auto& v : xs) v = g.normal() * 2.0 + 1.0;
+    Tensor whole = from_vector(xs, whole_shape).to(kFloat64);
+    Tensor c = tg::cos(from_vector(xs, whole_shape).to(kFloat64));  // d loss / d y
+
+    nn::BatchNorm1d bn(4, {.momentum = 0.1});
+    nn::parallel::SyncBatchNorm sbn(4, {.momentum = 0.1});
+    bn.to(kFloat64);
+    sbn.to(kFloat64);
+    Tensor xw = whole.clone().requires_grad_();
+    (bn(xw) * c).sum().backward();
+
+    Tensor xr = whole.narrow(0, r * slice_shape[0], slice_shape[0]).clone().requires_grad_();
+    Tensor yr = sbn(xr);
+    (yr * c.narrow(0, r * slice_shape[0], slice_shape[0])).sum().backward();
+
+    bn.eval();
+    sbn.eval();
+    BOOST_TEST(
+        allclose(xr.grad(), xw.grad().narrow(0, r * slice_shape[0], slice_shape[0]), 1e-9, 1e-12));
+    Tensor dw = sbn.weight.grad().clone(), db = sbn.bias.grad().clone();
+    dist::all_reduce(dw);
+    dist::all_reduce(db);
+    BOOST_TEST(allclose(dw, bn.weight.grad(), 1e-9, 1e-12));
+    BOOST_TEST(allclose(db, bn.bias.grad(), 1e-9, 1e-12));
+    BOOST_TEST(allclose(sbn.running_mean, bn.running_mean, 1e-9, 1e-12));
+    BOOST_TEST(allclose(sbn.running_var, bn.running_var, 1e-9, 1e-12));
+    // Eval mode: the running statistics, no communication.
+    Tensor probe = ones(slice_shape, kFloat64);
+    if (slice_shape.size() == 2) BOOST_TEST(allclose(sbn(probe), bn(probe), 1e-9, 1e-12));
+  }
+}
