@@ -629,6 +629,9 @@ BOOST_AUTO_TEST_CASE(conv_misuse) {
       {"ConvTranspose2d: groups do not divide out_channels",
        [] { nn::ConvTranspose2d(4, 3, 3, {.groups = 2}); },
        {"ConvTranspose2d", "groups=2", "out_channels=3"}},
+  });
+}
+
 // Issue 12: the method spellings and print options.
 BOOST_AUTO_TEST_CASE(api_misuse) {
   run_table({
@@ -645,6 +648,9 @@ BOOST_AUTO_TEST_CASE(api_misuse) {
       {"set_printoptions: zero linewidth",
        [] { set_printoptions({.linewidth = 0}); },
        {"set_printoptions", "linewidth", "0"}},
+  });
+}
+
 // Selection and recurrent ops and layers (issue 14, helper rnn).
 BOOST_AUTO_TEST_CASE(rnn_misuse) {
   run_table({

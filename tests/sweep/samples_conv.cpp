@@ -3,6 +3,7 @@
 // one channel, and non-contiguous inputs (a transposed leaf, a strided slice inside the op).
 // Every sample is gradgradchecked: a convolution's backward is made of the three conv nodes.
 #include "sweep/op_table.h"
+#include "tapegrad/tapegrad.h"  // these samples span ops and nn modules
 
 namespace tg::sweep {
 // One sample per line, like samples_core.cpp: the table reads better unwrapped.

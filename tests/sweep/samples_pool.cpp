@@ -3,6 +3,7 @@
 // the finite-difference step, so no tie makes the gradient ambiguous (ties are checked against
 // PyTorch in the edge cases and in test_pooling).
 #include "sweep/op_table.h"
+#include "tapegrad/tapegrad.h"  // these samples span ops and nn modules
 
 namespace tg::sweep {
 // One sample per line, like samples_core.cpp: the table reads better unwrapped.

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "sweep/op_table.h"
+#include "tapegrad/tapegrad.h"  // these samples span ops and nn modules
 
 namespace tg::sweep {
 // One sample per line, like samples_core.cpp: the table reads better unwrapped.
