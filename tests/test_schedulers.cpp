@@ -2,6 +2,7 @@
 // ReduceLROnPlateau's patience/cooldown/min_lr, state dicts and errors.
 #define BOOST_TEST_MODULE schedulers
 #include <boost/test/unit_test.hpp>
+#include <type_traits>
 
 #include <tapegrad/tapegrad.h>
 #include <cmath>
@@ -505,10 +506,14 @@ BOOST_AUTO_TEST_CASE(composite_scheduler_misuse_is_refused) {
                         optim::SequentialLR(opt, L{a, foreign}, {3});
                       }),
                       "different optimizer"));
-  BOOST_TEST(contains(error_of([&] {
-                        optim::ChainedScheduler(L{a, plateau});
-                      }),
-                      "ReduceLROnPlateau"));
+  // A ReduceLROnPlateau is not an LRScheduler: it cannot be combined, and step() without the
+  // metric does not compile (both checked at compile time).
+  static_assert(!std::is_convertible_v<optim::ReduceLROnPlateau&, optim::LRScheduler&>);
+  static_assert(!requires(optim::ReduceLROnPlateau& p) { p.step(); });
+  static_assert(requires(optim::ReduceLROnPlateau& p) { p.step(0.5); });
+  static_assert(requires(optim::StepLR& p) { p.step(); });
+  plateau.step(1.0);
+  BOOST_TEST(plateau.last_epoch() == 1);
   BOOST_TEST(contains(error_of([&] { optim::ChainedScheduler(L{}); }), "at least one"));
   BOOST_TEST(contains(error_of([&] { optim::ChainedScheduler(L{a, a}); }), "listed twice"));
   BOOST_TEST(contains(error_of([&] { optim::ConstantLR(opt, {.factor = 0.0}); }), "factor"));
