@@ -424,14 +424,18 @@ Tensor operator-(const Tensor& a, double b) {
 Tensor operator*(const Tensor& a, double b) {
   return a.is_floating_point() ? mul_scalar(a, b) : mul(a, wrap_scalar(b, a, "mul"));
 }
+// Division is always floating, so an integer tensor's divisor enters as float32 (PyTorch keeps
+// the Python number exact; u8 / -1 is -x, not an overflow).
 Tensor operator/(const Tensor& a, double b) {
-  return a.is_floating_point() ? div_scalar(a, b) : div(a, wrap_scalar(b, a, "div"));
+  return a.is_floating_point() ? div_scalar(a, b) : div(a, scalar_tensor(b, kFloat32));
 }
 Tensor operator+(double a, const Tensor& b) { return b + a; }
 Tensor operator-(double a, const Tensor& b) {
   return b.is_floating_point() ? rsub_scalar(a, b) : sub(wrap_scalar(a, b, "sub"), b);
 }
 Tensor operator*(double a, const Tensor& b) { return b * a; }
-Tensor operator/(double a, const Tensor& b) { return div(wrap_scalar(a, b, "div"), b); }
+Tensor operator/(double a, const Tensor& b) {
+  return div(b.is_floating_point() ? wrap_scalar(a, b, "div") : scalar_tensor(a, kFloat32), b);
+}
 
 }  // namespace tg

@@ -17,7 +17,6 @@ using namespace tg::test;
 
 namespace {
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-constexpr double kInf = std::numeric_limits<double>::infinity();
 
 struct PromoteCase {
   Dtype a, b, want;
@@ -154,12 +153,12 @@ BOOST_AUTO_TEST_CASE(mixed_dtype_binary_ops_match_pytorch) {
     const std::string what = describe(c.op, c.a, c.b, c.b_zero_dim);
     if (!c.accepted) {
       const std::string msg = error_of([&] { binary(c.op, a, b); });
-      BOOST_TEST(!msg.empty(), what << " is refused by PyTorch but ran here");
+      BOOST_TEST(msg != "<no error>", what << " is refused by PyTorch but ran here");
       continue;
     }
     Tensor y;
     const std::string msg = error_of([&] { y = binary(c.op, a, b); });
-    BOOST_TEST_REQUIRE(msg.empty(), what << ": " << msg);
+    BOOST_TEST_REQUIRE(msg == "<no error>", what << ": " << msg);
     BOOST_TEST(y.dtype() == c.want, what << " gives " << y.dtype() << ", PyTorch " << c.want);
     BOOST_TEST(same_values(y, c.values), what << " values differ from PyTorch");
     ++checked;
@@ -179,13 +178,13 @@ BOOST_AUTO_TEST_CASE(tensor_with_cpp_number_matches_pytorch) {
       continue;
     }
     if (!c.accepted) {
-      BOOST_TEST(!error_of([&] { with_scalar(c.op, a, c.scalar); }).empty(),
+      BOOST_TEST(error_of([&] { with_scalar(c.op, a, c.scalar); }) != "<no error>",
                  what << " is refused by PyTorch but ran here");
       continue;
     }
     Tensor y;
     const std::string msg = error_of([&] { y = with_scalar(c.op, a, c.scalar); });
-    BOOST_TEST_REQUIRE(msg.empty(), what << ": " << msg);
+    BOOST_TEST_REQUIRE(msg == "<no error>", what << ": " << msg);
     BOOST_TEST(y.dtype() == c.want, what << " gives " << y.dtype() << ", PyTorch " << c.want);
     BOOST_TEST(same_values(y, c.values), what << " values differ from PyTorch");
   }

@@ -537,7 +537,7 @@ BOOST_AUTO_TEST_CASE(bool_and_message_misuse) {
          DetectAnomalyGuard guard;
          Tensor x = ones({3}).requires_grad_();
          Tensor y = matmul(x, ones({3, 2}));  // [3] x [3, 2]: internal unsqueeze, mm, squeeze
-         y.backward(tensor({std::numeric_limits<double>::infinity(), 1.0}));
+         y.backward(tensor({std::numeric_limits<double>::infinity(), 1.0}, kFloat32));
        },
        {"matmul: backward produced NaN or Inf", "of its internal op",
         "recorded by forward op 'matmul'", "the gradient it received already held NaN or Inf"}},
