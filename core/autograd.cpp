@@ -130,7 +130,6 @@ std::string user_facing(std::string_view op) {
 }
 }  // namespace
 
-
 Node::~Node() {
   ReleaseScope scope;
   release_edges(next_edges);
@@ -356,8 +355,8 @@ void check_forward_finite(std::string_view op, std::span<const Tensor> inputs,
                                  ": forward produced NaN or Inf (anomaly detection; in its "
                                  "internal op '",
                                  op, "')", carrier(OpScopeAccess::inputs(*scope))));
-    throw Error(detail::concat(op, ": forward produced NaN or Inf (anomaly detection)",
-                               carrier(inputs)));
+    throw Error(
+        detail::concat(op, ": forward produced NaN or Inf (anomaly detection)", carrier(inputs)));
   }
 }
 

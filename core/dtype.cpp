@@ -51,8 +51,8 @@ int dtype_category(Dtype d) {
 bool can_cast(Dtype from, Dtype to) { return dtype_category(from) <= dtype_category(to); }
 
 void check_not_bool(Dtype d, std::string_view op, std::string_view hint) {
-  TG_CHECK(d != Dtype::Bool, op, ": not supported for bool tensors", hint.empty() ? "" : " (",
-           hint, hint.empty() ? "" : ")");
+  TG_CHECK(d != Dtype::Bool, op, ": not supported for bool tensors", hint.empty() ? "" : " (", hint,
+           hint.empty() ? "" : ")");
 }
 
 }  // namespace tg

@@ -3,8 +3,8 @@
 #include "tapegrad/ops/activation.h"
 
 #include <cmath>
-#include <type_traits>
 #include <numbers>
+#include <type_traits>
 
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/ops/elementwise.h"

@@ -104,20 +104,26 @@ Tensor any(const Tensor& x, std::int64_t dim, bool keepdim) {
 
 Tensor isnan(const Tensor& x) {
   return kernels::predicate(x, [](auto v) {
-    if constexpr (std::is_floating_point_v<decltype(v)>) return std::isnan(v);
-    else return false;
+    if constexpr (std::is_floating_point_v<decltype(v)>)
+      return std::isnan(v);
+    else
+      return false;
   });
 }
 Tensor isinf(const Tensor& x) {
   return kernels::predicate(x, [](auto v) {
-    if constexpr (std::is_floating_point_v<decltype(v)>) return std::isinf(v);
-    else return false;
+    if constexpr (std::is_floating_point_v<decltype(v)>)
+      return std::isinf(v);
+    else
+      return false;
   });
 }
 Tensor isfinite(const Tensor& x) {
   return kernels::predicate(x, [](auto v) {
-    if constexpr (std::is_floating_point_v<decltype(v)>) return std::isfinite(v);
-    else return true;
+    if constexpr (std::is_floating_point_v<decltype(v)>)
+      return std::isfinite(v);
+    else
+      return true;
   });
 }
 

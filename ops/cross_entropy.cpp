@@ -80,8 +80,8 @@ Prepared prepare(const char* op, const Tensor& z, const Tensor& target, const Te
   // A target that is neither int64 indices nor probabilities of the input's shape: say what
   // class indices need (the common mistake is float labels) and what came.
   const bool prob_shape = target.shape() == z.shape();
-  TG_CHECK(target.dtype() == kInt64 || (allow_prob && target.is_floating_point() && prob_shape),
-           op, ": class-index targets must be int64, got ", target.dtype(), " of shape ",
+  TG_CHECK(target.dtype() == kInt64 || (allow_prob && target.is_floating_point() && prob_shape), op,
+           ": class-index targets must be int64, got ", target.dtype(), " of shape ",
            shape_str(target.shape()),
            allow_prob ? detail::concat(" (probability targets must be floating-point with the "
                                        "input's shape ",

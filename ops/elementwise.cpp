@@ -255,7 +255,7 @@ Tensor pow(const Tensor& a, const Tensor& b) {
       return std::pow(x, z);
     } else if constexpr (std::is_same_v<T, bool>) {
       return x;  // never reached: refused above
-    } else {  // exact integer power by squaring, wrapping on overflow like PyTorch
+    } else {     // exact integer power by squaring, wrapping on overflow like PyTorch
       using U = std::make_unsigned_t<T>;
       U result = 1, base = static_cast<U>(x);
       for (auto e = static_cast<std::uint64_t>(z); e > 0; e >>= 1, base *= base)

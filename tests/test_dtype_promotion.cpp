@@ -42,8 +42,15 @@ struct ScalarCase {
 
 namespace {
 Tensor make(Dtype d, int which) {
-  if (d == kBool) return tensor(which == 0 ? std::initializer_list<double>{1, 0, 1} : std::initializer_list<double>{1, 1, 0}, kFloat64).to(kBool);
-  return tensor(which == 0 ? std::initializer_list<double>{3, 0, 2} : std::initializer_list<double>{2, 1, 5}, kFloat64).to(d);
+  if (d == kBool)
+    return tensor(which == 0 ? std::initializer_list<double>{1, 0, 1}
+                             : std::initializer_list<double>{1, 1, 0},
+                  kFloat64)
+        .to(kBool);
+  return tensor(which == 0 ? std::initializer_list<double>{3, 0, 2}
+                           : std::initializer_list<double>{2, 1, 5},
+                kFloat64)
+      .to(d);
 }
 
 Tensor binary(std::string_view op, const Tensor& a, const Tensor& b) {
@@ -240,7 +247,7 @@ BOOST_AUTO_TEST_CASE(comparisons_logical_ops_and_masks) {
   BOOST_TEST((m | ~m).to(kInt64).sum().item<std::int64_t>() == 3);
   BOOST_TEST((m ^ m).to(kInt64).sum().item<std::int64_t>() == 0);
   BOOST_TEST(contains(error_of([&] { ~x; }), "operator~"));
-  BOOST_TEST(contains(error_of([&] { x & m; }), "float32"));
+  BOOST_TEST(contains(error_of([&] { x& m; }), "float32"));
   // isnan / isinf / isfinite
   const Tensor e = tensor({kNaN, kInf, 1.0}, kFloat64);
   BOOST_TEST(isnan(e).to(kInt64).to_vector<std::int64_t>() == (std::vector<std::int64_t>{1, 0, 0}));
@@ -260,7 +267,8 @@ BOOST_AUTO_TEST_CASE(comparisons_logical_ops_and_masks) {
   BOOST_TEST(!any(zeros({0})).item<bool>());
   BOOST_TEST(all(tensor({1.0, 0.0}, kFloat64).to(kUInt8)).dtype() == kUInt8);  // as PyTorch
   const Tensor grid = tensor({{1.0f, 0.0f}, {1.0f, 1.0f}}) > 0.5;
-  BOOST_TEST(all(grid, 1).to(kInt64).to_vector<std::int64_t>() == (std::vector<std::int64_t>{0, 1}));
+  BOOST_TEST(all(grid, 1).to(kInt64).to_vector<std::int64_t>() ==
+             (std::vector<std::int64_t>{0, 1}));
   BOOST_TEST(any(grid, 0, true).shape() == (Shape{1, 2}));
   BOOST_TEST(max(m).dtype() == kBool);
   // where and masked_fill take bool; uint8 is accepted too (PyTorch 1.13: deprecated); others no
@@ -331,8 +339,11 @@ BOOST_AUTO_TEST_CASE(bool_through_every_op_family) {
   // linalg, losses and nn refuse bool (floating input needed)
   refused([&] { matmul(b.reshape({1, 3}), b.reshape({3, 1})); }, "matmul");
   refused([&] { nn::functional::mse_loss(b, b); }, "mse_loss");
-  refused([&] { nn::functional::cross_entropy(zeros({3, 2}), b); },
-          "class-index targets must be int64, got bool");
+  refused(
+      [&] {
+        nn::functional::cross_entropy(zeros({3, 2}), b);
+      },
+      "class-index targets must be int64, got bool");
   refused([&] { nn::functional::linear(b.reshape({1, 3}), zeros({2, 3})); }, "linear");
 }
 

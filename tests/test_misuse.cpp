@@ -505,14 +505,20 @@ BOOST_AUTO_TEST_CASE(bool_and_message_misuse) {
        [&] { mask().add_(ones({2}, kInt64)); },
        {"add_", "int64", "bool"}},
       {"cross_entropy: float labels of the batch's shape",
-       [] { F::cross_entropy(zeros({8, 10}), zeros({8})); },
+       [] {
+         F::cross_entropy(zeros({8, 10}), zeros({8}));
+       },
        {"cross_entropy: class-index targets must be int64, got float32 of shape [8]",
         "probability targets must be floating-point with the input's shape [8, 10]"}},
       {"nll_loss: float labels",
-       [] { F::nll_loss(zeros({8, 10}), zeros({8})); },
+       [] {
+         F::nll_loss(zeros({8, 10}), zeros({8}));
+       },
        {"nll_loss: class-index targets must be int64, got float32 of shape [8]"}},
       {"cross_entropy: bool labels",
-       [] { F::cross_entropy(zeros({2, 3}), zeros({2}, kBool)); },
+       [] {
+         F::cross_entropy(zeros({2, 3}), zeros({2}, kBool));
+       },
        {"class-index targets must be int64, got bool of shape [2]"}},
       {"anomaly mode: NaN arriving with a Linear's input is blamed on linear and that input",
        [] {

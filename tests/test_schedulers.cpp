@@ -486,9 +486,13 @@ BOOST_AUTO_TEST_CASE(chained_scheduler_multiplies_constant_and_exponential_as_in
 }
 
 template <typename S>
-concept SteppableWithoutMetric = requires(S& s) { s.step(); };
+concept SteppableWithoutMetric = requires(S& s) {
+  s.step();
+};
 template <typename S>
-concept SteppableWithMetric = requires(S& s) { s.step(0.5); };
+concept SteppableWithMetric = requires(S& s) {
+  s.step(0.5);
+};
 
 BOOST_AUTO_TEST_CASE(composite_scheduler_misuse_is_refused) {
   Fixture f, g;

@@ -156,11 +156,11 @@ T select(bool c, T x, T y) {
   if constexpr (std::is_same_v<T, bool>) {
     return c ? x : y;
   } else {
-  using U = std::conditional_t<sizeof(T) == 8, std::uint64_t,
-                               std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint8_t>>;
-  const U mask = static_cast<U>(U(0) - static_cast<U>(c));
-  return std::bit_cast<T>(
-      static_cast<U>((std::bit_cast<U>(x) & mask) | (std::bit_cast<U>(y) & ~mask)));
+    using U = std::conditional_t<sizeof(T) == 8, std::uint64_t,
+                                 std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint8_t>>;
+    const U mask = static_cast<U>(U(0) - static_cast<U>(c));
+    return std::bit_cast<T>(
+        static_cast<U>((std::bit_cast<U>(x) & mask) | (std::bit_cast<U>(y) & ~mask)));
   }
 }
 
@@ -177,22 +177,21 @@ inline Tensor where(std::string_view op, const Tensor& cond_in, const Tensor& a_
   dispatch(dtype, [&]<typename T>() {
     if (a_scalar && b_scalar) {
       const T x = a_in.template item<T>(), y = b_in.template item<T>();
-      detail::map_kernel<T, bool>(out, {&cond},
-                                          [x, y](bool c) { return select(c, x, y); });
+      detail::map_kernel<T, bool>(out, {&cond}, [x, y](bool c) { return select(c, x, y); });
     } else if (a_scalar || b_scalar) {
       const Tensor other = detail::broadcast_view(cast_plain(a_scalar ? b_in : a_in, dtype), shape);
       const T k = (a_scalar ? a_in : b_in).template item<T>();
       if (a_scalar)
-        detail::map_kernel<T, bool, T>(
-            out, {&cond, &other}, [k](bool c, T y) { return select(c, k, y); });
+        detail::map_kernel<T, bool, T>(out, {&cond, &other},
+                                       [k](bool c, T y) { return select(c, k, y); });
       else
-        detail::map_kernel<T, bool, T>(
-            out, {&cond, &other}, [k](bool c, T x) { return select(c, x, k); });
+        detail::map_kernel<T, bool, T>(out, {&cond, &other},
+                                       [k](bool c, T x) { return select(c, x, k); });
     } else {
       const Tensor a = detail::broadcast_view(cast_plain(a_in, dtype), shape);
       const Tensor b = detail::broadcast_view(cast_plain(b_in, dtype), shape);
-      detail::map_kernel<T, bool, T, T>(
-          out, {&cond, &a, &b}, [](bool c, T x, T y) { return select(c, x, y); });
+      detail::map_kernel<T, bool, T, T>(out, {&cond, &a, &b},
+                                        [](bool c, T x, T y) { return select(c, x, y); });
     }
   });
   return out;
