@@ -94,6 +94,43 @@ std::mutex& detail::leaf_mutex(const TensorImpl* impl) {
 
 namespace autograd {
 
+thread_local OpScope* g_op_scope = nullptr;  // innermost composite op being run
+
+struct OpScopeAccess {
+  static const OpScope* outermost() {
+    const OpScope* s = g_op_scope;
+    while (s && s->prev_) s = s->prev_;
+    return s;
+  }
+  static const char* op(const OpScope& s) { return s.op_; }
+  static const std::vector<Tensor>& inputs(const OpScope& s) { return s.inputs_; }
+};
+
+OpScope::OpScope(const char* op, std::initializer_list<Tensor> inputs)
+    : op_(op), prev_(g_op_scope) {
+  if (DetectAnomalyGuard::is_enabled() && !g_in_backward) inputs_.assign(inputs);
+  g_op_scope = this;
+}
+OpScope::~OpScope() { g_op_scope = prev_; }
+
+namespace {
+// "; input 1 (shape [8, 4]) already held NaN or Inf", for the first such input, or "".
+std::string carrier(std::span<const Tensor> inputs) {
+  for (std::size_t i = 0; i < inputs.size(); ++i)
+    if (inputs[i].defined() && inputs[i].is_floating_point() && has_non_finite(inputs[i]))
+      return detail::concat("; its input ", i, " (shape ", shape_str(inputs[i].shape()),
+                            ") already held NaN or Inf, so it arrived with that input");
+  return {};
+}
+
+// The name anomaly messages give a node recorded now: the op the user called (the outermost
+// OpScope), or the op itself outside any scope.
+std::string user_facing(std::string_view op) {
+  const OpScope* scope = OpScopeAccess::outermost();
+  return std::string(scope ? std::string_view(OpScopeAccess::op(*scope)) : op);
+}
+}  // namespace
+
 Node::~Node() {
   ReleaseScope scope;
   release_edges(next_edges);
@@ -124,12 +161,13 @@ namespace {
 class FunctionNode final : public Node {
  public:
   // One output (most ops) or several; the single-output form calls its closure directly.
-  FunctionNode(std::string name, BackwardFn fn) : name_(std::move(name)), single_(std::move(fn)) {
-    forward_trace = name_;
+  FunctionNode(std::string name, BackwardFn fn)
+      : name_(std::move(name)), trace_(user_facing(name_)), single_(std::move(fn)) {
+    forward_trace = trace_;
   }
   FunctionNode(std::string name, MultiBackwardFn fn)
-      : name_(std::move(name)), multi_(std::move(fn)) {
-    forward_trace = name_;
+      : name_(std::move(name)), trace_(user_facing(name_)), multi_(std::move(fn)) {
+    forward_trace = trace_;
   }
   ~FunctionNode() override {
     // What the node owns may hold the rest of the graph (saved inputs and tensors captured by
@@ -177,6 +215,7 @@ class FunctionNode final : public Node {
 
  private:
   std::string name_;
+  std::string trace_;  // the op the user called (see OpScope)
   BackwardFn single_;
   MultiBackwardFn multi_;
   std::vector<SavedTensor> saved_;
@@ -320,10 +359,20 @@ Edge gradient_edge(const Tensor& t) {
 }
 
 namespace {
-void check_forward_finite(std::string_view op, std::span<const Tensor> outputs) {
+void check_forward_finite(std::string_view op, std::span<const Tensor> inputs,
+                          std::span<const Tensor> outputs) {
   if (!DetectAnomalyGuard::is_enabled() || g_in_backward) return;
-  for (const auto& out : outputs)
-    TG_CHECK(!has_non_finite(out), op, ": forward produced NaN or Inf (anomaly detection)");
+  for (const auto& out : outputs) {
+    if (!has_non_finite(out)) continue;
+    const OpScope* scope = OpScopeAccess::outermost();
+    if (scope && std::string_view(OpScopeAccess::op(*scope)) != op)
+      throw Error(detail::concat(OpScopeAccess::op(*scope),
+                                 ": forward produced NaN or Inf (anomaly detection; in its "
+                                 "internal op '",
+                                 op, "')", carrier(OpScopeAccess::inputs(*scope))));
+    throw Error(
+        detail::concat(op, ": forward produced NaN or Inf (anomaly detection)", carrier(inputs)));
+  }
 }
 
 // Wires `node` between the inputs and the outputs, and keeps the saved tensors.
@@ -365,7 +414,7 @@ void attach(const std::shared_ptr<FunctionNode>& node, std::span<const Tensor> i
 std::vector<Tensor> record_multi(std::string op, const std::vector<Tensor>& inputs,
                                  std::vector<Tensor> outputs, const std::vector<Tensor>& saved,
                                  MultiBackwardFn backward) {
-  check_forward_finite(op, outputs);
+  check_forward_finite(op, inputs, outputs);
   if (!needs_grad(inputs)) return outputs;
   auto node = std::make_shared<FunctionNode>(std::move(op), std::move(backward));
   attach(node, inputs, outputs, saved);
@@ -374,7 +423,7 @@ std::vector<Tensor> record_multi(std::string op, const std::vector<Tensor>& inpu
 
 Tensor record(const char* op, std::initializer_list<Tensor> inputs, Tensor output,
               std::initializer_list<Tensor> saved, BackwardFn backward) {
-  check_forward_finite(op, {&output, 1});
+  check_forward_finite(op, {inputs.begin(), inputs.size()}, {&output, 1});
   if (!needs_grad(inputs)) return output;
   auto node = std::make_shared<FunctionNode>(op, std::move(backward));
   attach(node, {inputs.begin(), inputs.size()}, {&output, 1}, {saved.begin(), saved.size()});
@@ -566,6 +615,9 @@ std::vector<Tensor> execute(const std::vector<Root>& roots, const std::vector<Ed
       for (std::size_t k = 0; k < in.size(); ++k)
         if (!in[k].defined() && k < n->output_meta.size())
           in[k] = zeros(n->output_meta[k].shape, n->output_meta[k].dtype);
+      bool received_bad = false;  // anomaly mode: the NaN came with the incoming gradient
+      if (DetectAnomalyGuard::is_enabled())
+        for (const auto& g : in) received_bad = received_bad || (g.defined() && has_non_finite(g));
       GradMode::set_enabled(create_graph);
       g_in_backward = true;
       try {
@@ -581,9 +633,15 @@ std::vector<Tensor> execute(const std::vector<Root>& roots, const std::vector<Ed
                n->next_edges.size(), ", got ", out.size(), ")");
       if (DetectAnomalyGuard::is_enabled())
         for (std::size_t i = 0; i < out.size(); ++i)
-          TG_CHECK(!has_non_finite(out[i]), n->name(), ": backward produced NaN or Inf in the ",
-                   "gradient of input ", i, " (anomaly detection; recorded by forward op '",
-                   n->forward_trace, "')");
+          TG_CHECK(!has_non_finite(out[i]),
+                   n->forward_trace.empty() || n->forward_trace == n->name() ? n->name()
+                                                                             : n->forward_trace,
+                   ": backward produced NaN or Inf in the gradient of input ", i,
+                   n->forward_trace.empty() || n->forward_trace == n->name()
+                       ? std::string()
+                       : detail::concat(" of its internal op '", n->name(), "'"),
+                   " (anomaly detection; recorded by forward op '", n->forward_trace, "')",
+                   received_bad ? "; the gradient it received already held NaN or Inf" : "");
     }
     for (std::size_t i = 0; i < n->next_edges.size(); ++i) {
       const Edge& e = n->next_edges[i];

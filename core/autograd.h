@@ -94,4 +94,24 @@ class DetectAnomalyGuard {
 };
 using detect_anomaly = DetectAnomalyGuard;
 
+namespace autograd {
+// Marks a composite op (one the user calls that runs other recorded ops inside: matmul's
+// reshapes, a loss built from log and mean) for anomaly mode: a NaN or Inf from an internal op
+// is blamed on the outermost scope's op, naming the internal op, and on the scope's input that
+// already carried it. Costs a thread-local write; the inputs are kept only in anomaly mode.
+class OpScope {
+ public:
+  OpScope(const char* op, std::initializer_list<Tensor> inputs);
+  ~OpScope();
+  OpScope(const OpScope&) = delete;
+  OpScope& operator=(const OpScope&) = delete;
+
+ private:
+  friend struct OpScopeAccess;
+  const char* op_;
+  std::vector<Tensor> inputs_;
+  OpScope* prev_;
+};
+}  // namespace autograd
+
 }  // namespace tg

@@ -273,6 +273,8 @@ void check_scalar_fits(std::string_view op, double value, Dtype dtype) {
     case kUInt8:
       fits = value >= 0.0 && value <= 255.0;
       break;
+    case kBool:  // any value: non-zero (and NaN) is true, as PyTorch converts to bool
+      break;
   }
   TG_CHECK(fits, op, ": value ", value, " cannot be converted to type ", dtype,
            " without overflow");
@@ -455,6 +457,20 @@ bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol) {
     if (!(std::abs(va[i] - vb[i]) <= atol + rtol * std::abs(vb[i]))) return false;
   }
   return true;
+}
+
+Dtype result_type(const Tensor& a, const Tensor& b) {
+  const bool a0 = a.dim() == 0, b0 = b.dim() == 0;
+  if (a0 == b0) return promote_types(a.dtype(), b.dtype());
+  const Dtype dims = a0 ? b.dtype() : a.dtype(), zero = a0 ? a.dtype() : b.dtype();
+  return dtype_category(zero) > dtype_category(dims) ? promote_types(dims, zero) : dims;
+}
+
+Dtype result_type(const Tensor& t, double scalar) {
+  const Dtype d = t.dtype();
+  if (is_floating(d)) return d;
+  if (!std::isfinite(scalar) || scalar != std::floor(scalar)) return kFloat32;
+  return d == kBool ? kInt64 : d;
 }
 
 bool equal(const Tensor& a, const Tensor& b) {

@@ -320,6 +320,17 @@ bool allclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, double atol 
 // Same shape, dtype and every element bit-equal.
 bool equal(const Tensor& a, const Tensor& b);
 
+// ---- type promotion (PyTorch's result_type; every binary op family computes in this dtype) ----
+// Two tensors: promote_types (dtype.h), except that a 0-dim operand only promotes a tensor with
+// dims when it is of a higher category (bool < integer < floating): float32 [3] + float64 0-dim
+// -> float32, int64 [3] + float64 0-dim -> float64, as in PyTorch.
+Dtype result_type(const Tensor& a, const Tensor& b);
+// A tensor and a C++ number (PyTorch's "wrapped number"): a floating tensor keeps its dtype
+// (float32 + 1e-300 stays float32); an integer tensor keeps its dtype for a whole number and
+// becomes float32 for a fractional one; a bool tensor becomes int64 for a whole number and
+// float32 for a fractional one (a C++ double cannot say "Python bool", so b + 1.0 is int64).
+Dtype result_type(const Tensor& t, double scalar);
+
 // ---- factories ----
 // A scalar that does not fit the dtype is a tg::Error naming the op ("full: value 1e+30 cannot be
 // converted to type int64 without overflow"), as in PyTorch: NaN, infinities and values outside

@@ -318,7 +318,8 @@ void store_be(unsigned char* p, std::uint64_t v, std::size_t n) {
 }
 
 std::vector<unsigned char> encode(const Tensor& t_in) {
-  const Tensor t = t_in.contiguous();
+  // bool has no IDX type: written as ubyte 0/1 (read back as uint8).
+  const Tensor t = t_in.dtype() == kBool ? t_in.to(kUInt8) : t_in.contiguous();
   IdxType type{};
   std::size_t esize = 0;
   switch (t.dtype()) {
@@ -334,6 +335,8 @@ std::vector<unsigned char> encode(const Tensor& t_in) {
     case kFloat64:
       type = IdxType::Float64, esize = 8;
       break;
+    case kBool:
+      break;  // converted above
   }
   TG_CHECK(t.dim() <= static_cast<std::int64_t>(kMaxRank), "write_idx: rank ", t.dim(), " exceeds ",
            kMaxRank);
@@ -378,6 +381,8 @@ std::vector<unsigned char> encode(const Tensor& t_in) {
       }
       break;
     }
+    case kBool:
+      break;  // converted to uint8 above
   }
   return out;
 }

@@ -32,7 +32,7 @@ double fan_of(const char* op, const Tensor& t, FanMode mode) {
 
 }  // namespace
 
-double calculate_gain(Nonlinearity nonlinearity, double param) {
+double calculate_gain(Nonlinearity nonlinearity, std::optional<double> param) {
   switch (nonlinearity) {
     case Nonlinearity::Linear:
     case Nonlinearity::Conv1d:
@@ -45,7 +45,8 @@ double calculate_gain(Nonlinearity nonlinearity, double param) {
     case Nonlinearity::ReLU:
       return std::sqrt(2.0);
     case Nonlinearity::LeakyReLU: {
-      const double slope = param < 0.0 ? 0.01 : param;
+      const double slope = param.value_or(0.01);
+      TG_CHECK(std::isfinite(slope), "calculate_gain: negative slope must be finite, got ", slope);
       return std::sqrt(2.0 / (1.0 + slope * slope));
     }
     case Nonlinearity::SELU:

@@ -6,6 +6,7 @@
 // Fans follow PyTorch: for a weight of shape [out, in, k...], fan_in = in * prod(k) and
 // fan_out = out * prod(k); tensors with fewer than 2 dims have no fans.
 #include <cstdint>
+#include <optional>
 #include <utility>
 
 #include "tapegrad/core/tensor.h"
@@ -16,9 +17,9 @@ enum class Nonlinearity { Linear, Conv1d, Conv2d, Conv3d, Sigmoid, Tanh, ReLU, L
 enum class FanMode { FanIn, FanOut };
 
 // The recommended gain for a nonlinearity: 1 for linear/conv/sigmoid, 5/3 for tanh, sqrt(2) for
-// ReLU, sqrt(2 / (1 + slope^2)) for leaky ReLU (param = negative slope, 0.01 when negative),
-// 3/4 for SELU.
-double calculate_gain(Nonlinearity nonlinearity, double param = -1.0);
+// ReLU, sqrt(2 / (1 + slope^2)) for leaky ReLU (param = the negative slope, any sign; 0.01 when
+// not given, as PyTorch's None), 3/4 for SELU. param is ignored by the others, as in PyTorch.
+double calculate_gain(Nonlinearity nonlinearity, std::optional<double> param = std::nullopt);
 // {fan_in, fan_out}.
 std::pair<std::int64_t, std::int64_t> calculate_fan_in_and_fan_out(const Tensor& t);
 
@@ -34,7 +35,8 @@ Tensor xavier_uniform_(Tensor t, double gain = 1.0);
 Tensor xavier_normal_(Tensor t, double gain = 1.0);
 
 struct KaimingOptions {
-  double a = 0.0;  // negative slope of the leaky ReLU that follows (used by LeakyReLU only)
+  double a = 0.0;  // negative slope of the leaky ReLU that follows (used by LeakyReLU only;
+                   // any sign, passed to calculate_gain as given)
   FanMode mode = FanMode::FanIn;
   Nonlinearity nonlinearity = Nonlinearity::LeakyReLU;
 };

@@ -45,6 +45,8 @@ const char* dtype_code(Dtype d) {
       return "I64";
     case Dtype::UInt8:
       return "U8";
+    case Dtype::Bool:
+      return "BOOL";
   }
   throw Error("save: unknown dtype");
 }
@@ -58,6 +60,8 @@ bool parse_dtype(const std::string& code, Dtype& out) {
     out = kInt64;
   else if (code == "U8")
     out = kUInt8;
+  else if (code == "BOOL")
+    out = kBool;
   else
     return false;
   return true;
@@ -154,7 +158,7 @@ TensorInfo parse_info(const Source& src, const std::string& name, const json& v)
   TG_CHECK(v["dtype"].is_string(), w, ": tensor '", name, "': dtype must be a string");
   const auto code = v["dtype"].get<std::string>();
   TG_CHECK(parse_dtype(code, info.dtype), w, ": tensor '", name, "': unsupported dtype '", code,
-           "' (tapegrad reads F32, F64, I64 and U8)");
+           "' (tapegrad reads F32, F64, I64, U8 and BOOL)");
   TG_CHECK(v["shape"].is_array(), w, ": tensor '", name, "': shape must be an array");
   std::uint64_t numel = 1;
   bool overflow = false;
@@ -255,6 +259,12 @@ StateDict read_safetensors(const Source& src, Metadata* metadata) {
     Tensor t = empty(info.shape, info.dtype);
     if (info.end > info.begin)
       src.read(8 + n + info.begin, static_cast<char*>(t.raw_data()), info.end - info.begin);
+    if (info.dtype == kBool) {  // a bool byte other than 0 or 1 is not a bool: refuse it
+      const auto* b = static_cast<const unsigned char*>(t.raw_data());
+      for (std::uint64_t i = 0; i < info.end - info.begin; ++i)
+        TG_CHECK(b[i] <= 1, w, ": tensor '", info.name, "': BOOL element ", i, " has byte value ",
+                 static_cast<int>(b[i]), " (must be 0 or 1)");
+    }
     out.emplace(info.name, t);
   }
   return out;

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <numbers>
+#include <type_traits>
 
 #include "tapegrad/core/autograd.h"
 #include "tapegrad/ops/elementwise.h"
@@ -52,9 +53,13 @@ Tensor normal_pdf(const Tensor& x) { return exp(x * x * -0.5) * kInvSqrt2Pi; }
 Tensor gelu_backward(const Tensor& g, const Tensor& x) {
   Tensor out = kernels::binary_in("gelu_backward", g, x, g.dtype(), [](auto gv, auto xv) {
     using T = decltype(gv);
-    const T cdf = T(0.5) * std::erfc(-xv * T(kInvSqrt2));
-    const T pdf = std::exp(T(-0.5) * xv * xv) * T(kInvSqrt2Pi);
-    return gv * (cdf + xv * pdf);
+    if constexpr (std::is_same_v<T, bool>) {
+      return gv;  // never reached: g is floating (the instantiation exists for dispatch only)
+    } else {
+      const T cdf = T(0.5) * std::erfc(-xv * T(kInvSqrt2));
+      const T pdf = std::exp(T(-0.5) * xv * xv) * T(kInvSqrt2Pi);
+      return static_cast<T>(gv * (cdf + xv * pdf));
+    }
   });
   return record("gelu_backward", {g, x}, out, {g, x}, [](const Tensor& gg, const Saved& s) {
     const Tensor g0 = s[0], x0 = s[1];

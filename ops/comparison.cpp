@@ -1,8 +1,12 @@
-// Comparisons and logical ops: one uint8 kernel each, nothing recorded (no gradient exists).
+// Comparisons and logical ops: one bool kernel each, nothing recorded (no gradient exists).
 #include "tapegrad/ops/comparison.h"
+
+#include <cmath>
+#include <type_traits>
 
 #include "tapegrad/ops/elementwise.h"
 #include "tapegrad/ops/kernels/elementwise.h"
+#include "tapegrad/ops/reduction.h"
 
 namespace tg {
 
@@ -48,6 +52,79 @@ Tensor logical_xor(const Tensor& a, const Tensor& b) {
 }
 Tensor logical_not(const Tensor& x) {
   return kernels::predicate(x, [](auto v) { return v == decltype(v)(0); });
+}
+
+namespace {
+void check_bools(const char* op, const Tensor& a, const Tensor& b) {
+  TG_CHECK(a.dtype() == kBool && b.dtype() == kBool, "operator", op,
+           ": tapegrad defines it on bool tensors only (logical), got ", a.dtype(), " and ",
+           b.dtype(), "; use logical_and / logical_or / logical_xor for other dtypes");
+}
+
+// all/any: count the non-zeros (an int64 sum), then compare with the count wanted.
+Tensor finish(const Tensor& r, const Tensor& x) { return x.dtype() == kUInt8 ? r.to(kUInt8) : r; }
+}  // namespace
+
+Tensor operator~(const Tensor& x) {
+  TG_CHECK(x.dtype() == kBool, "operator~: tapegrad defines it on bool tensors only (logical ",
+           "not), got ", x.dtype(), "; use logical_not for other dtypes");
+  return logical_not(x);
+}
+Tensor operator&(const Tensor& a, const Tensor& b) {
+  check_bools("&", a, b);
+  return logical_and(a, b);
+}
+Tensor operator|(const Tensor& a, const Tensor& b) {
+  check_bools("|", a, b);
+  return logical_or(a, b);
+}
+Tensor operator^(const Tensor& a, const Tensor& b) {
+  check_bools("^", a, b);
+  return logical_xor(a, b);
+}
+
+Tensor all(const Tensor& x) {
+  TG_CHECK(x.defined(), "all: tensor is undefined");
+  return finish(sum(ne(x.detach(), 0.0)) == static_cast<double>(x.numel()), x);
+}
+Tensor all(const Tensor& x, std::int64_t dim, bool keepdim) {
+  TG_CHECK(x.defined(), "all: tensor is undefined");
+  const Tensor count = sum(ne(x.detach(), 0.0), {dim}, keepdim);
+  const std::int64_t d = dim < 0 ? dim + x.dim() : dim;  // valid: sum checked it
+  return finish(count == static_cast<double>(x.dim() == 0 ? 1 : x.size(d)), x);
+}
+Tensor any(const Tensor& x) {
+  TG_CHECK(x.defined(), "any: tensor is undefined");
+  return finish(sum(ne(x.detach(), 0.0)) > 0.0, x);
+}
+Tensor any(const Tensor& x, std::int64_t dim, bool keepdim) {
+  TG_CHECK(x.defined(), "any: tensor is undefined");
+  return finish(sum(ne(x.detach(), 0.0), {dim}, keepdim) > 0.0, x);
+}
+
+Tensor isnan(const Tensor& x) {
+  return kernels::predicate(x, [](auto v) {
+    if constexpr (std::is_floating_point_v<decltype(v)>)
+      return std::isnan(v);
+    else
+      return false;
+  });
+}
+Tensor isinf(const Tensor& x) {
+  return kernels::predicate(x, [](auto v) {
+    if constexpr (std::is_floating_point_v<decltype(v)>)
+      return std::isinf(v);
+    else
+      return false;
+  });
+}
+Tensor isfinite(const Tensor& x) {
+  return kernels::predicate(x, [](auto v) {
+    if constexpr (std::is_floating_point_v<decltype(v)>)
+      return std::isfinite(v);
+    else
+      return true;
+  });
 }
 
 Tensor operator==(const Tensor& a, const Tensor& b) { return eq(a, b); }

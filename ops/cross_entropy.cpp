@@ -77,10 +77,17 @@ Prepared prepare(const char* op, const Tensor& z, const Tensor& target, const Te
              weight.dtype());
     p.weight = weight.detach().to(z.dtype()).contiguous();
   }
+  // A target that is neither int64 indices nor probabilities of the input's shape: say what
+  // class indices need (the common mistake is float labels) and what came.
+  const bool prob_shape = target.shape() == z.shape();
+  TG_CHECK(target.dtype() == kInt64 || (allow_prob && target.is_floating_point() && prob_shape), op,
+           ": class-index targets must be int64, got ", target.dtype(), " of shape ",
+           shape_str(target.shape()),
+           allow_prob ? detail::concat(" (probability targets must be floating-point with the "
+                                       "input's shape ",
+                                       shape_str(z.shape()), ")")
+                      : std::string());
   if (target.is_floating_point()) {
-    TG_CHECK(allow_prob, op, ": expected int64 class-index targets, got ", target.dtype());
-    TG_CHECK(target.shape() == z.shape(), op, ": probability targets must have the input's shape ",
-             shape_str(z.shape()), ", got ", shape_str(target.shape()));
     TG_CHECK(ignore_index < 0, op, ": ignore_index (", ignore_index,
              ") is not supported for probability targets");
     cfg.prob = true;
@@ -89,8 +96,6 @@ Prepared prepare(const char* op, const Tensor& z, const Tensor& target, const Te
     p.counted = cfg.N * cfg.inner;
     return p;
   }
-  TG_CHECK(target.dtype() == kInt64, op, ": target must be int64 class indices or ",
-           "floating-point probabilities, got ", target.dtype());
   TG_CHECK(target.shape() == cfg.sample_shape(), op, ": class-index target must have shape ",
            shape_str(cfg.sample_shape()), " for input of shape ", shape_str(z.shape()), ", got ",
            shape_str(target.shape()));

@@ -20,8 +20,7 @@ using autograd::record;
 using autograd::Saved;
 
 Tensor wrap_scalar(double value, const Tensor& like, std::string_view op) {
-  Dtype d = like.dtype();
-  if (!is_floating(d) && value != std::floor(value)) d = kFloat32;
+  const Dtype d = result_type(like, value);
   check_scalar_fits(op, value, d);
   return scalar_tensor(value, d);
 }
@@ -37,6 +36,9 @@ Tensor add(const Tensor& a, const Tensor& b, double alpha) {
 }
 
 Tensor sub(const Tensor& a, const Tensor& b, double alpha) {
+  TG_CHECK(a.dtype() != kBool && b.dtype() != kBool, "sub: subtraction with a bool tensor is ",
+           "not supported (got ", a.dtype(), " - ", b.dtype(),
+           "); to invert a mask use logical_not or ~, for the difference of masks logical_xor");
   Tensor y = kernels::binary(
       "sub", a, b, [alpha](auto x, auto z) { return x - static_cast<decltype(x)>(alpha) * z; });
   return record("sub", {a, b}, y, [alpha](const Tensor& g, const Saved&) {
@@ -61,6 +63,7 @@ Tensor div(const Tensor& a, const Tensor& b) {
 }
 
 Tensor neg(const Tensor& x) {
+  check_not_bool(x.dtype(), "neg", "to invert a mask use logical_not or ~");
   Tensor y = kernels::unary_same(x, [](auto v) { return -v; });
   return record("neg", {x}, y, [](const Tensor& g, const Saved&) { return grads{-g}; });
 }
@@ -108,6 +111,7 @@ Tensor relu_backward(const Tensor& g, const Tensor& y) {
 }  // namespace
 
 Tensor relu(const Tensor& x) {
+  check_not_bool(x.dtype(), "relu");
   // max(0, v) in PyTorch's operand order: NaN stays NaN (not hidden as 0) and -0 stays -0.
   Tensor y = kernels::unary_same(x, [](auto v) { return v < decltype(v)(0) ? decltype(v)(0) : v; });
   return record("relu", {x}, y, {y},
@@ -115,6 +119,7 @@ Tensor relu(const Tensor& x) {
 }
 
 Tensor abs(const Tensor& x) {
+  check_not_bool(x.dtype(), "abs");
   Tensor y = kernels::unary_same(x, [](auto v) { return v < decltype(v)(0) ? -v : v; });
   return record("abs", {x}, y, {x},
                 [](const Tensor& g, const Saved& s) { return grads{g * sign(s[0])}; });
@@ -151,6 +156,7 @@ Tensor rsqrt(const Tensor& x) {
 }
 
 Tensor square(const Tensor& x) {
+  if (x.dtype() == kBool) return square(x.to(kInt64));  // PyTorch: int64
   Tensor y = kernels::unary_same(x, [](auto v) { return v * v; });
   return record("square", {x}, y, {x},
                 [](const Tensor& g, const Saved& s) { return grads{g * s[0] * 2.0}; });
@@ -196,6 +202,7 @@ Tensor sign(const Tensor& x) {
 namespace {
 template <typename F>
 Tensor rounding(const Tensor& x, F f) {
+  check_not_bool(x.dtype(), "round, floor and ceil");
   if (!x.is_floating_point()) return x.detach().clone();  // integers are already whole
   return kernels::unary_floating("round", x, f);
 }
@@ -214,6 +221,9 @@ Tensor ceil(const Tensor& x) {
 // ---- powers ----
 
 Tensor pow(const Tensor& x, double p) {
+  // An integer or bool tensor to a whole power stays integer (int64 for bool), as in PyTorch.
+  if (!x.is_floating_point() && !is_floating(result_type(x, p)))
+    return pow(x.dtype() == kBool ? x.to(kInt64) : x, wrap_scalar(p, x, "pow"));
   Tensor y;
   // PyTorch's special exponents: 0.5 and -0.5 are sqrt and 1 / sqrt, so (-inf)^0.5 is NaN and
   // (-0)^0.5 is -0 (std::pow gives inf and 0).
@@ -235,7 +245,8 @@ Tensor pow(const Tensor& x, double p) {
 }
 
 Tensor pow(const Tensor& a, const Tensor& b) {
-  const Dtype dtype = promote_types(a.dtype(), b.dtype());
+  const Dtype dtype = result_type(a, b);
+  check_not_bool(dtype, "pow");
   if (!is_floating(dtype))
     TG_CHECK(!kernels::any_true(b < 0.0), "pow: ",
              "integers to negative integer powers are not allowed (use a floating-point base)");
@@ -243,7 +254,9 @@ Tensor pow(const Tensor& a, const Tensor& b) {
     using T = decltype(x);
     if constexpr (std::is_floating_point_v<T>) {
       return std::pow(x, z);
-    } else {  // exact integer power by squaring, wrapping on overflow like PyTorch
+    } else if constexpr (std::is_same_v<T, bool>) {
+      return x;  // never reached: refused above
+    } else {     // exact integer power by squaring, wrapping on overflow like PyTorch
       using U = std::make_unsigned_t<T>;
       U result = 1, base = static_cast<U>(x);
       for (auto e = static_cast<std::uint64_t>(z); e > 0; e >>= 1, base *= base)
@@ -313,10 +326,10 @@ Tensor extremum(const Tensor& a, const Tensor& b, bool is_max) {
 Tensor maximum(const Tensor& a, const Tensor& b) { return extremum(a, b, true); }
 Tensor minimum(const Tensor& a, const Tensor& b) { return extremum(a, b, false); }
 
-Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
-  TG_CHECK(cond.dtype() == kUInt8, "where: condition must be a uint8 tensor (e.g. from a ",
-           "comparison), got dtype ", cond.dtype());
-  Tensor y = kernels::where("where", cond, a, b, promote_types(a.dtype(), b.dtype()));
+Tensor where(const Tensor& cond_in, const Tensor& a, const Tensor& b) {
+  TG_CHECK(cond_in.defined() && a.defined() && b.defined(), "where: tensors must be defined");
+  const Tensor cond = kernels::as_mask("where", "condition", cond_in.detach());
+  Tensor y = kernels::where("where", cond, a, b, result_type(a, b));
   return record("where", {a, b}, y, {cond}, [](const Tensor& g, const Saved& s) {
     const Tensor c = s[0];
     const Tensor zero = wrap_scalar(0.0, g);
@@ -336,7 +349,7 @@ Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi
   TG_CHECK(lo || hi, "clamp: at least one of min and max must be given");
   auto whole = [](std::optional<double> v) { return !v || *v == std::floor(*v); };
   const bool to_float = !x.is_floating_point() && (!whole(lo) || !whole(hi));
-  const Tensor xin = to_float ? x.to(kFloat32) : x;
+  const Tensor xin = to_float ? x.to(kFloat32) : x.dtype() == kBool ? x.to(kInt64) : x;
   const bool has_lo = lo.has_value(), has_hi = hi.has_value();
   const double l = lo.value_or(0.0), h = hi.value_or(0.0);
   // lo is applied first, so min > max gives max everywhere (like PyTorch); NaN stays NaN.
@@ -412,14 +425,18 @@ Tensor operator-(const Tensor& a, double b) {
 Tensor operator*(const Tensor& a, double b) {
   return a.is_floating_point() ? mul_scalar(a, b) : mul(a, wrap_scalar(b, a, "mul"));
 }
+// Division is always floating, so an integer tensor's divisor enters as float32 (PyTorch keeps
+// the Python number exact; u8 / -1 is -x, not an overflow).
 Tensor operator/(const Tensor& a, double b) {
-  return a.is_floating_point() ? div_scalar(a, b) : div(a, wrap_scalar(b, a, "div"));
+  return a.is_floating_point() ? div_scalar(a, b) : div(a, scalar_tensor(b, kFloat32));
 }
 Tensor operator+(double a, const Tensor& b) { return b + a; }
 Tensor operator-(double a, const Tensor& b) {
   return b.is_floating_point() ? rsub_scalar(a, b) : sub(wrap_scalar(a, b, "sub"), b);
 }
 Tensor operator*(double a, const Tensor& b) { return b * a; }
-Tensor operator/(double a, const Tensor& b) { return div(wrap_scalar(a, b, "div"), b); }
+Tensor operator/(double a, const Tensor& b) {
+  return div(b.is_floating_point() ? wrap_scalar(a, b, "div") : scalar_tensor(a, kFloat32), b);
+}
 
 }  // namespace tg

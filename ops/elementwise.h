@@ -1,6 +1,10 @@
 #pragma once
-// Elementwise ops with NumPy broadcasting. Binary ops promote dtypes (uint8 < int64 < float32 <
-// float64); a C++ number operand takes the tensor's dtype, like a Python scalar in PyTorch.
+// Elementwise ops with NumPy broadcasting. Binary ops compute in result_type(a, b) (core/tensor.h:
+// PyTorch's promotion, bool < uint8 < int64 < float32 < float64, 0-dim operands and C++ numbers
+// promote only across categories); div always gives a floating result, like torch.div.
+// Bool tensors: add and mul are logical or/and (bool result), sub and neg are refused (use
+// logical_xor / logical_not), abs, relu, round/floor/ceil and pow(bool, bool) are refused,
+// square, clamp and whole powers give int64, as in PyTorch.
 // Math functions of integer tensors compute in float32. The activations live in activation.h
 // and the comparisons in comparison.h; both are included here.
 #include <optional>
@@ -50,7 +54,9 @@ Tensor pow(double base, const Tensor& exponent);
 // NaN is compared both operands get the whole gradient (PyTorch's masks).
 Tensor maximum(const Tensor& a, const Tensor& b);
 Tensor minimum(const Tensor& a, const Tensor& b);
-// cond ? a : b elementwise; cond is a uint8 tensor (e.g. from a comparison); all three broadcast.
+// cond ? a : b elementwise; all three broadcast; the result has result_type(a, b). cond is a bool
+// tensor (e.g. from a comparison); uint8 is also accepted (non-zero is true), as PyTorch 1.13
+// does with a deprecation warning; other dtypes are refused.
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 Tensor where(const Tensor& cond, const Tensor& a, double b);
 Tensor where(const Tensor& cond, double a, const Tensor& b);

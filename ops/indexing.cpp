@@ -11,6 +11,7 @@
 #include "tapegrad/core/detail/iterate.h"
 #include "tapegrad/core/detail/view_tracking.h"
 #include "tapegrad/ops/kernels/copy_rows.h"
+#include "tapegrad/ops/kernels/elementwise.h"
 #include "tapegrad/ops/kernels/rows.h"
 #include "tapegrad/ops/shape.h"
 
@@ -81,10 +82,10 @@ Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim) {
   Shape out_shape = first.shape();
   out_shape[d] = 0;
   std::vector<std::int64_t> sizes;
+  Dtype dtype = first.dtype();  // promoted over all tensors, as torch.cat does
   for (std::size_t i = 0; i < tensors.size(); ++i) {
     const Tensor& t = tensors[i];
-    TG_CHECK(t.dtype() == first.dtype(), "cat: tensor ", i, " has dtype ", t.dtype(),
-             " but tensor 0 has dtype ", first.dtype());
+    dtype = promote_types(dtype, t.dtype());
     bool match = t.dim() == first.dim();
     for (std::int64_t k = 0; match && k < t.dim(); ++k)
       match = k == d || t.size(k) == first.size(k);
@@ -94,8 +95,8 @@ Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim) {
     out_shape[d] = checked_add("cat", "size of the result", out_shape[d], t.size(d));
     sizes.push_back(t.size(d));
   }
-  check_shape("cat", out_shape, static_cast<std::int64_t>(element_size(first.dtype())));
-  Tensor out = empty(out_shape, first.dtype());
+  check_shape("cat", out_shape, static_cast<std::int64_t>(element_size(dtype)));
+  Tensor out = empty(out_shape, dtype);
   {
     NoGradGuard guard;
     std::int64_t off = 0;
@@ -289,18 +290,17 @@ Tensor scatter_add(const Tensor& self, std::int64_t dim, const Tensor& index, co
                 });
 }
 
-Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
-  TG_CHECK(x.defined() && mask.defined(), "masked_fill: input and mask must be defined");
-  TG_CHECK(mask.dtype() == kUInt8, "masked_fill: mask must be uint8 (bool), got ", mask.dtype());
+Tensor masked_fill(const Tensor& x, const Tensor& mask_in, double value) {
+  TG_CHECK(x.defined() && mask_in.defined(), "masked_fill: input and mask must be defined");
+  const Tensor mask = kernels::as_mask("masked_fill", "mask", mask_in.detach());
   const Shape shape = broadcast_shapes("masked_fill", x.shape(), mask.shape());
   const Tensor xv = detail::broadcast_view(x.detach(), shape);
-  const Tensor mv = detail::broadcast_view(mask.detach(), shape);
+  const Tensor mv = detail::broadcast_view(mask, shape);
   check_scalar_fits("masked_fill", value, x.dtype());
   Tensor out = empty(shape, x.dtype());
   dispatch(x.dtype(), [&]<typename T>() {
     const T v = static_cast<T>(value);
-    detail::map_kernel<T, T, std::uint8_t>(out, {&xv, &mv},
-                                           [v](T a, std::uint8_t m) { return m ? v : a; });
+    detail::map_kernel<T, T, bool>(out, {&xv, &mv}, [v](T a, bool m) { return m ? v : a; });
   });
   return record("masked_fill", {x}, out, {mask},
                 [](const Tensor& g, const Saved& s) { return grads{masked_fill(g, s[0], 0.0)}; });

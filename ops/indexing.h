@@ -8,9 +8,10 @@
 
 namespace tg {
 
-// Joins tensors of one dtype whose shapes match except along `dim`.
+// Joins tensors whose shapes match except along `dim`; the result has their promoted dtype
+// (promote_types over all of them, as torch.cat), and each gets its gradient in its own dtype.
 Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim = 0);
-// Joins same-shaped tensors along a new dim.
+// Joins same-shaped tensors along a new dim (dtypes promoted as in cat).
 Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim = 0);
 // Views of consecutive pieces of `split_size` along dim (the last one may be smaller).
 std::vector<Tensor> split(const Tensor& x, std::int64_t split_size, std::int64_t dim = 0);
@@ -27,7 +28,8 @@ Tensor gather(const Tensor& x, std::int64_t dim, const Tensor& index);
 // A copy of self with src[i][j][k] added into out[i][index[i][j][k]][k] (dim == 1). index is no
 // larger than src in any dim, nor than self off `dim`.
 Tensor scatter_add(const Tensor& self, std::int64_t dim, const Tensor& index, const Tensor& src);
-// x with `value` where mask (uint8, broadcastable) is nonzero.
+// x with `value` where mask (bool, broadcastable) is true. A uint8 mask is also accepted (non-zero
+// is true), as PyTorch 1.13 still does with a deprecation warning; other dtypes are refused.
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value);
 // [..., num_classes] one-hot rows of int64 class indices (num_classes -1: max + 1). No gradient.
 Tensor one_hot(const Tensor& index, std::int64_t num_classes = -1, Dtype dtype = kInt64);

@@ -78,6 +78,9 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
 }
 
 Tensor& Tensor::sub_(const Tensor& other) {
+  TG_CHECK(dtype() != kBool && other.dtype() != kBool, "sub_: subtraction with a bool tensor is ",
+           "not supported (got ", dtype(), " - ", other.dtype(),
+           "); use logical_xor or logical_not");
   const Plan p = prepare(*this, "sub_", other);
   if (p.recorded) return commit(*this, "sub_", tg::sub(*this, other));
   return write(*this, "sub_", other, p, [](auto x, auto y) { return x - y; });

@@ -72,6 +72,7 @@ Tensor scaled(const Tensor& t, double alpha) { return alpha == 1.0 ? t : t * alp
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
+  const autograd::OpScope scope("matmul", {a, b});
   TG_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul: both operands need at least 1 dim, got ",
            shape_str(a.shape()), " and ", shape_str(b.shape()));
   if (a.dim() == 1 && b.dim() == 1)

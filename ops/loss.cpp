@@ -52,12 +52,14 @@ Tensor neg_log_sigmoid(const Tensor& x) {
 }  // namespace
 
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
+  const autograd::OpScope scope("mse_loss", {input, target});
   check_pair("mse_loss", input, target);
   const Tensor d = input - target;
   return reduce(d * d, reduction);
 }
 
 Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
+  const autograd::OpScope scope("l1_loss", {input, target});
   check_pair("l1_loss", input, target);
   return reduce(abs(input - target), reduction);  // gradient sign(d): 0 at d == 0, like PyTorch
 }

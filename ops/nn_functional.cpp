@@ -18,6 +18,7 @@ using autograd::record;
 using autograd::Saved;
 
 Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
+  const autograd::OpScope scope("linear", {input, weight, bias});
   TG_CHECK(input.defined() && weight.defined(), "linear: input and weight must be defined");
   TG_CHECK(weight.dim() == 2, "linear: weight must be [out_features, in_features], got shape ",
            shape_str(weight.shape()));

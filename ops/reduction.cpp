@@ -152,6 +152,7 @@ ValuesIndices extreme_along(const Tensor& x, std::int64_t dim_in, bool keepdim, 
 
 Tensor arg_extreme(const Tensor& x, const Shape& dims, bool keepdim, bool is_max) {
   const char* op = is_max ? "argmax" : "argmin";
+  check_not_bool(x.dtype(), op);  // as PyTorch
   return kernels::extreme_with_index(op, x, kernels::reduce_dims(op, x, dims), keepdim, is_max)
       .indices;
 }

@@ -28,7 +28,7 @@ StateDict clone_all(const StateDict& s) {
 }  // namespace
 
 void save_checkpoint(const std::filesystem::path& path, const nn::Module& model,
-                     const Optimizer& optimizer, std::int64_t step, const LRScheduler* scheduler,
+                     const Optimizer& optimizer, std::int64_t step, const Scheduler* scheduler,
                      const Metadata& extra) {
   Metadata meta;
   for (const auto& [k, v] : extra) {
@@ -48,7 +48,7 @@ void save_checkpoint(const std::filesystem::path& path, const nn::Module& model,
 }
 
 std::int64_t load_checkpoint(const std::filesystem::path& path, nn::Module& model,
-                             Optimizer& optimizer, LRScheduler* scheduler, Metadata* extra) {
+                             Optimizer& optimizer, Scheduler* scheduler, Metadata* extra) {
   const std::string where = "load_checkpoint: '" + path.string() + "'";
   Metadata meta;
   const StateDict all = load(path, &meta);

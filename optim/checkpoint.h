@@ -21,14 +21,14 @@ namespace tg::optim {
 
 void save_checkpoint(const std::filesystem::path& path, const nn::Module& model,
                      const Optimizer& optimizer, std::int64_t step,
-                     const LRScheduler* scheduler = nullptr, const Metadata& extra = {});
+                     const Scheduler* scheduler = nullptr, const Metadata& extra = {});
 
 // Restores model (strictly), optimizer, scheduler and the global RNG, and returns the step. All
 // or nothing: if any part does not fit, nothing is changed and the error says what. The
 // scheduler must be given exactly when the checkpoint has one. `extra` receives the caller's
 // metadata.
 std::int64_t load_checkpoint(const std::filesystem::path& path, nn::Module& model,
-                             Optimizer& optimizer, LRScheduler* scheduler = nullptr,
+                             Optimizer& optimizer, Scheduler* scheduler = nullptr,
                              Metadata* extra = nullptr);
 
 }  // namespace tg::optim

@@ -58,7 +58,7 @@ Tensor int_scalar(std::int64_t v) { return from_blob(&v, {}, kInt64); }
 
 // ---- base ----
 
-LRScheduler::LRScheduler(Optimizer& optimizer, bool uses_initial_lr)
+Scheduler::Scheduler(Optimizer& optimizer, bool uses_initial_lr)
     : optimizer_(optimizer), uses_initial_lr_(uses_initial_lr) {
   base_lrs_ = current_lrs();
   if (!uses_initial_lr) return;
@@ -68,24 +68,24 @@ LRScheduler::LRScheduler(Optimizer& optimizer, bool uses_initial_lr)
   }
 }
 
-std::vector<double> LRScheduler::current_lrs() const {
+std::vector<double> Scheduler::current_lrs() const {
   std::vector<double> lrs;
   for (std::size_t g = 0; g < optimizer_.num_param_groups(); ++g) lrs.push_back(optimizer_.lr(g));
   return lrs;
 }
 
-void LRScheduler::check_groups() const {
+void Scheduler::check_groups() const {
   TG_CHECK(base_lrs_.size() == optimizer_.num_param_groups(), "LRScheduler: the optimizer has ",
            optimizer_.num_param_groups(), " parameter groups but the scheduler knows ",
            base_lrs_.size(), " (groups added after the scheduler was made?)");
 }
 
-void LRScheduler::apply(const std::vector<double>& lrs) {
+void Scheduler::apply(const std::vector<double>& lrs) {
   for (std::size_t g = 0; g < lrs.size(); ++g) optimizer_.set_lr(g, lrs[g]);
   last_lrs_ = lrs;
 }
 
-void LRScheduler::initialize() {
+void Scheduler::initialize() {
   last_epoch_ = 0;
   apply(compute_lrs());
 }
@@ -96,13 +96,13 @@ void LRScheduler::step() {
   apply(compute_lrs());
 }
 
-StateDict LRScheduler::state_dict() const {
+StateDict Scheduler::state_dict() const {
   return {{"last_epoch", int_scalar(last_epoch_)},
           {"base_lrs", doubles(base_lrs_)},
           {"last_lrs", doubles(last_lrs_)}};
 }
 
-void LRScheduler::load_state_dict(const StateDict& state) {
+void Scheduler::load_state_dict(const StateDict& state) {
   const char* op = "LRScheduler::load_state_dict";
   check_keys(state, {"last_epoch", "base_lrs", "last_lrs"}, op);
   const std::size_t n = optimizer_.num_param_groups();
@@ -294,7 +294,7 @@ std::vector<double> DecayLR::compute_lrs() {
 // ---- ReduceLROnPlateau ----
 
 ReduceLROnPlateau::ReduceLROnPlateau(Optimizer& optimizer, const ReduceLROnPlateauOptions& options)
-    : LRScheduler(optimizer, /*uses_initial_lr=*/false), o_(options) {
+    : Scheduler(optimizer, /*uses_initial_lr=*/false), o_(options) {
   TG_CHECK(o_.factor >= 0.0 && o_.factor < 1.0, "ReduceLROnPlateau: factor must be in [0, 1), got ",
            o_.factor);
   TG_CHECK(o_.patience >= 0, "ReduceLROnPlateau: patience must be non-negative, got ", o_.patience);
@@ -314,10 +314,6 @@ bool ReduceLROnPlateau::is_better(double a, double best) const {
 }
 
 std::vector<double> ReduceLROnPlateau::compute_lrs() { return current_lrs(); }
-
-void ReduceLROnPlateau::step() {
-  throw Error("ReduceLROnPlateau::step: pass the metric to watch, e.g. step(validation_loss)");
-}
 
 void ReduceLROnPlateau::step(double metric) {
   check_groups();
@@ -345,7 +341,7 @@ void ReduceLROnPlateau::step(double metric) {
 }
 
 StateDict ReduceLROnPlateau::state_dict() const {
-  StateDict s = LRScheduler::state_dict();
+  StateDict s = Scheduler::state_dict();
   s["best"] = scalar_tensor(best_, kFloat64);
   s["num_bad_epochs"] = int_scalar(num_bad_epochs_);
   s["cooldown_counter"] = int_scalar(cooldown_counter_);
@@ -363,7 +359,7 @@ void ReduceLROnPlateau::load_state_dict(const StateDict& state) {
   StateDict base;
   for (const char* k : {"last_epoch", "base_lrs", "last_lrs"})
     if (state.count(k)) base.emplace(k, state.at(k));
-  LRScheduler::load_state_dict(base);
+  Scheduler::load_state_dict(base);
   best_ = best;
   num_bad_epochs_ = bad;
   cooldown_counter_ = cool;
@@ -381,8 +377,6 @@ std::vector<LRScheduler*> collect(const char* op, const Optimizer& optimizer,
     LRScheduler& s = ref.get();
     TG_CHECK(&s.optimizer() == &optimizer, op, ": scheduler ", out.size(),
              " belongs to a different optimizer than the others");
-    TG_CHECK(dynamic_cast<ReduceLROnPlateau*>(&s) == nullptr, op, ": scheduler ", out.size(),
-             " is a ReduceLROnPlateau, which steps on a metric and cannot be combined");
     for (const LRScheduler* seen : out)
       TG_CHECK(seen != &s, op, ": scheduler ", out.size(), " is listed twice");
     out.push_back(&s);
@@ -477,7 +471,7 @@ void SequentialLR::step() {
 }
 
 StateDict SequentialLR::state_dict() const {
-  StateDict out = LRScheduler::state_dict();
+  StateDict out = Scheduler::state_dict();
   out["milestones"] = from_vector(milestones_, {static_cast<std::int64_t>(milestones_.size())});
   add_children(out, schedulers_);
   return out;
@@ -494,9 +488,9 @@ void SequentialLR::load_state_dict(const StateDict& state) {
            ": 'milestones' must be an int64 tensor of shape [", milestones_.size(), "], got ",
            m.dtype(), " ", shape_str(m.shape()));
   own.erase("milestones");
-  const StateDict own_before = LRScheduler::state_dict();
-  LRScheduler::load_state_dict(own);
-  load_children(schedulers_, children, [&] { LRScheduler::load_state_dict(own_before); });
+  const StateDict own_before = Scheduler::state_dict();
+  Scheduler::load_state_dict(own);
+  load_children(schedulers_, children, [&] { Scheduler::load_state_dict(own_before); });
   milestones_ = m.to_vector<std::int64_t>();
 }
 
@@ -522,7 +516,7 @@ void ChainedScheduler::step() {
 }
 
 StateDict ChainedScheduler::state_dict() const {
-  StateDict out = LRScheduler::state_dict();
+  StateDict out = Scheduler::state_dict();
   add_children(out, schedulers_);
   return out;
 }
@@ -531,9 +525,9 @@ void ChainedScheduler::load_state_dict(const StateDict& state) {
   const char* op = "ChainedScheduler::load_state_dict";
   std::vector<StateDict> children;
   const StateDict own = split_children(state, schedulers_.size(), children, op);
-  const StateDict own_before = LRScheduler::state_dict();
-  LRScheduler::load_state_dict(own);
-  load_children(schedulers_, children, [&] { LRScheduler::load_state_dict(own_before); });
+  const StateDict own_before = Scheduler::state_dict();
+  Scheduler::load_state_dict(own);
+  load_children(schedulers_, children, [&] { Scheduler::load_state_dict(own_before); });
 }
 
 }  // namespace tg::optim

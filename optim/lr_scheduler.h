@@ -24,14 +24,15 @@
 
 namespace tg::optim {
 
-class LRScheduler {
+// What every scheduler shares: the optimizer, the epoch count, base and last rates, state dicts.
+// It has no step(): LRScheduler steps once per epoch with step(), ReduceLROnPlateau only with
+// step(metric), so calling plateau.step() without the metric does not compile.
+class Scheduler {
  public:
-  virtual ~LRScheduler() = default;
-  LRScheduler(const LRScheduler&) = delete;
-  LRScheduler& operator=(const LRScheduler&) = delete;
+  virtual ~Scheduler() = default;
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
 
-  // Advances one epoch and sets the new rates on the optimizer.
-  virtual void step();
   std::int64_t last_epoch() const { return last_epoch_; }
   const std::vector<double>& base_lrs() const { return base_lrs_; }
   // The rates set by the last step (one per parameter group).
@@ -45,7 +46,7 @@ class LRScheduler {
  protected:
   // uses_initial_lr: sets each group's initial_lr if absent and takes base_lrs from it
   // (PyTorch's _LRScheduler); otherwise base_lrs are the current rates (ReduceLROnPlateau).
-  explicit LRScheduler(Optimizer& optimizer, bool uses_initial_lr = true);
+  explicit Scheduler(Optimizer& optimizer, bool uses_initial_lr = true);
   // Derived constructors call this last: applies the epoch-0 rates.
   void initialize();
   // The rates for last_epoch_, given the optimizer's current ones (PyTorch's get_lr).
@@ -62,6 +63,20 @@ class LRScheduler {
   std::vector<double> last_lrs_;
   std::int64_t last_epoch_ = -1;
   bool uses_initial_lr_ = true;
+
+  friend class SequentialLR;
+  friend class ChainedScheduler;
+};
+
+// A scheduler stepped once per epoch without a metric; SequentialLR and ChainedScheduler
+// combine these (so a ReduceLROnPlateau cannot be passed to them).
+class LRScheduler : public Scheduler {
+ public:
+  // Advances one epoch and sets the new rates on the optimizer.
+  virtual void step();
+
+ protected:
+  using Scheduler::Scheduler;
 
   friend class SequentialLR;
   friend class ChainedScheduler;
@@ -190,13 +205,12 @@ struct ReduceLROnPlateauOptions {
   double min_lr = 0.0;
   double eps = 1e-8;
 };
-class ReduceLROnPlateau : public LRScheduler {
+// Not an LRScheduler (as in PyTorch 1.13): it has only step(metric).
+class ReduceLROnPlateau : public Scheduler {
  public:
   explicit ReduceLROnPlateau(Optimizer& optimizer, const ReduceLROnPlateauOptions& options = {});
   // Records this epoch's metric (e.g. validation loss) and reduces the rate on a plateau.
   void step(double metric);
-  // Always an error: this scheduler needs the metric.
-  void step() override;
   double best() const { return best_; }
   std::int64_t num_bad_epochs() const { return num_bad_epochs_; }
 
@@ -217,8 +231,8 @@ class ReduceLROnPlateau : public LRScheduler {
 // Runs schedulers[0] until epoch milestones[0], then schedulers[1] (restarted at its epoch 0)
 // until milestones[1], and so on (PyTorch's SequentialLR). Construction resets the rates to
 // initial_lr, undoes the other schedulers' construction step and redoes the first one's.
-// The schedulers must be made on `optimizer` before this and outlive it; ReduceLROnPlateau is
-// refused. Milestones must increase strictly and be positive.
+// The schedulers must be made on `optimizer` before this and outlive it (a ReduceLROnPlateau is
+// not an LRScheduler, so it cannot be passed). Milestones must increase strictly and be positive.
 class SequentialLR : public LRScheduler {
  public:
   SequentialLR(Optimizer& optimizer,

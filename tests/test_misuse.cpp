@@ -686,3 +686,67 @@ BOOST_AUTO_TEST_CASE(rnn_misuse) {
        {"lstm_cell", "5 features", "input_size 3"}},
   });
 }
+
+// Issue 12 (bool, promotion, messages): what PyTorch refuses on bool, float labels passed as
+// class indices, and anomaly mode blaming the op the user called with the input that carried
+// the NaN.
+BOOST_AUTO_TEST_CASE(bool_and_message_misuse) {
+  const auto mask = [] { return tensor({1.0, 0.0}, kFloat64).to(kBool); };
+  run_table({
+      {"neg of a bool tensor", [&] { -mask(); }, {"neg", "bool", "logical_not"}},
+      {"sub of bool tensors", [&] { mask() - mask(); }, {"sub", "bool", "logical_xor"}},
+      {"where with an int64 condition",
+       [&] { where(mask().to(kInt64), ones({2}), zeros({2})); },
+       {"where", "condition", "bool", "int64"}},
+      {"masked_fill with a float32 mask",
+       [] { masked_fill(ones({2}), ones({2}), 0.0); },
+       {"masked_fill", "mask", "bool", "float32"}},
+      {"~ of a float tensor", [] { ~ones({2}); }, {"operator~", "float32", "logical_not"}},
+      {"in-place add of int64 into bool",
+       [&] { mask().add_(ones({2}, kInt64)); },
+       {"add_", "int64", "bool"}},
+      {"cross_entropy: float labels of the batch's shape",
+       [] {
+         F::cross_entropy(zeros({8, 10}), zeros({8}));
+       },
+       {"cross_entropy: class-index targets must be int64, got float32 of shape [8]",
+        "probability targets must be floating-point with the input's shape [8, 10]"}},
+      {"nll_loss: float labels",
+       [] {
+         F::nll_loss(zeros({8, 10}), zeros({8}));
+       },
+       {"nll_loss: class-index targets must be int64, got float32 of shape [8]"}},
+      {"cross_entropy: bool labels",
+       [] {
+         F::cross_entropy(zeros({2, 3}), zeros({2}, kBool));
+       },
+       {"class-index targets must be int64, got bool of shape [2]"}},
+      {"anomaly mode: NaN arriving with a Linear's input is blamed on linear and that input",
+       [] {
+         DetectAnomalyGuard guard;
+         nn::Linear fc(3, 2);
+         Tensor x = ones({4, 3});
+         x.set({1, 2}, std::numeric_limits<double>::quiet_NaN());
+         fc(x);
+       },
+       {"linear: forward produced NaN or Inf", "its input 0 (shape [4, 3])",
+        "arrived with that input"}},
+      {"anomaly mode: NaN inside matmul's internal ops is blamed on matmul",
+       [] {
+         DetectAnomalyGuard guard;
+         Tensor v = ones({3});
+         v.set({0}, std::numeric_limits<double>::infinity());
+         matmul(v, ones({3, 2}) * 0.0);  // inf * 0 inside the internal mm of [1, 3] x [3, 2]
+       },
+       {"matmul: forward produced NaN or Inf", "internal op", "its input 0 (shape [3])"}},
+      {"anomaly mode: NaN in an internal op's backward is blamed on the user's op",
+       [] {
+         DetectAnomalyGuard guard;
+         Tensor x = ones({3}).requires_grad_();
+         Tensor y = matmul(x, ones({3, 2}));  // [3] x [3, 2]: internal unsqueeze, mm, squeeze
+         y.backward(tensor({std::numeric_limits<double>::infinity(), 1.0}, kFloat32));
+       },
+       {"matmul: backward produced NaN or Inf", "of its internal op",
+        "recorded by forward op 'matmul'", "the gradient it received already held NaN or Inf"}},
+  });
+}

@@ -281,6 +281,12 @@ BOOST_AUTO_TEST_CASE(calculate_gain_matches_pytorch) {
              std::sqrt(2.0 / (1.0 + 0.01 * 0.01)));
   BOOST_TEST(nn::init::calculate_gain(Nonlinearity::LeakyReLU, 0.2) == std::sqrt(2.0 / 1.04));
   BOOST_TEST(nn::init::calculate_gain(Nonlinearity::SELU) == 0.75);
+  // A negative slope is a value, not "use the default" (PyTorch: calculate_gain('leaky_relu',
+  // -0.2) = 1.3867504905630728, 0 -> sqrt(2), -1 -> 1.0).
+  BOOST_TEST(nn::init::calculate_gain(Nonlinearity::LeakyReLU, -0.2) == 1.3867504905630728,
+             boost::test_tools::tolerance(1e-15));
+  BOOST_TEST(nn::init::calculate_gain(Nonlinearity::LeakyReLU, 0.0) == std::sqrt(2.0));
+  BOOST_TEST(nn::init::calculate_gain(Nonlinearity::LeakyReLU, -1.0) == 1.0);
   auto [fi, fo] = nn::init::calculate_fan_in_and_fan_out(zeros({6, 4, 3, 3}));
   BOOST_TEST(fi == 36);
   BOOST_TEST(fo == 54);

@@ -222,7 +222,7 @@ BOOST_AUTO_TEST_CASE(where_selects_broadcasts_and_routes_gradients) {
   check_close(vec(a.grad()), {1, 0, 1});
   check_close(vec(b.grad()), {1});
   BOOST_TEST(contains(error_of([] { where(f64({1}), f64({1}), f64({2})); }),
-                      "where: condition must be a uint8 tensor"));
+                      "where: condition must be a bool tensor"));
   BOOST_TEST(contains(error_of([&] { where(cond, f64({1, 2}), f64({1})); }), "where: shapes"));
 }
 
@@ -283,16 +283,16 @@ BOOST_AUTO_TEST_CASE(integer_tensors_refuse_requires_grad) {
     BOOST_TEST(contains(error_of([&] { t.requires_grad_(); }), "only floating-point"));
     BOOST_TEST(!t.requires_grad());
   }
-  // Comparison results are uint8 and so can never require grad.
+  // Comparison results are bool and so can never require grad.
   Tensor c = f64({1, 2}) > 1.0;
-  BOOST_TEST(c.dtype() == kUInt8);
+  BOOST_TEST(c.dtype() == kBool);
   BOOST_CHECK_THROW(c.requires_grad_(), Error);
 }
 
 BOOST_AUTO_TEST_CASE(comparisons_tensor_tensor_and_scalar) {
   const Tensor a = f64({1, 2, 3});
   const Tensor b = f64({3, 2, 1});
-  auto u8 = [](std::initializer_list<double> v) { return tensor(v, kUInt8); };
+  auto u8 = [](std::initializer_list<double> v) { return tensor(v, kFloat64).to(kBool); };
   BOOST_TEST(equal(eq(a, b), u8({0, 1, 0})));
   BOOST_TEST(equal(ne(a, b), u8({1, 0, 1})));
   BOOST_TEST(equal(lt(a, b), u8({1, 0, 0})));
@@ -327,7 +327,7 @@ BOOST_AUTO_TEST_CASE(comparisons_tensor_tensor_and_scalar) {
 }
 
 BOOST_AUTO_TEST_CASE(logical_ops) {
-  auto u8 = [](std::initializer_list<double> v) { return tensor(v, kUInt8); };
+  auto u8 = [](std::initializer_list<double> v) { return tensor(v, kFloat64).to(kBool); };
   const Tensor p = u8({0, 0, 1, 1});
   const Tensor q = f64({0, 2.5, 0, -1});  // non-zero counts as true
   BOOST_TEST(equal(logical_and(p, q), u8({0, 0, 0, 1})));

@@ -19,6 +19,15 @@ inline Tensor cast_plain(const Tensor& t, Dtype dtype) {
   return t.dtype() == dtype ? t : t.detach().to(dtype);
 }
 
+// A mask or condition as bool. tapegrad accepts bool and, like PyTorch 1.13 (which deprecates
+// it), uint8 (non-zero is true); any other dtype is a tg::Error naming `op`.
+inline Tensor as_mask(std::string_view op, std::string_view what, const Tensor& m) {
+  TG_CHECK(m.dtype() == kBool || m.dtype() == kUInt8, op, ": ", what,
+           " must be a bool tensor (e.g. from a comparison; uint8 is also accepted), got dtype ",
+           m.dtype());
+  return cast_plain(m, kBool);
+}
+
 // y[i] = f(x[i]) for float/double x; `f` is a generic lambda.
 template <typename F>
 Tensor unary_floating(std::string_view op, const Tensor& x_in, F f) {
@@ -72,16 +81,16 @@ Tensor binary_in(std::string_view op, const Tensor& a_in, const Tensor& b_in, Dt
   return out;
 }
 
-// Binary op in the promoted dtype of a and b.
+// Binary op in the promoted dtype of a and b (result_type).
 template <typename F>
 Tensor binary(std::string_view op, const Tensor& a, const Tensor& b, F f) {
-  return binary_in(op, a, b, promote_types(a.dtype(), b.dtype()), f);
+  return binary_in(op, a, b, result_type(a, b), f);
 }
 
 // Like binary, but the promoted dtype must be floating (integers compute in float32).
 template <typename F>
 Tensor binary_floating(std::string_view op, const Tensor& a, const Tensor& b, F f) {
-  Dtype d = promote_types(a.dtype(), b.dtype());
+  Dtype d = result_type(a, b);
   if (!is_floating(d)) d = kFloat32;
   return binary_in(op, a, b, d, f);
 }
@@ -93,8 +102,8 @@ void binary_inplace(std::string_view op, const Tensor& self, const Tensor& other
            ": cannot write a result of shape ",
            shape_str(broadcast_shapes(op, self.shape(), other_in.shape())),
            " into a tensor of shape ", shape_str(self.shape()));
-  TG_CHECK(self.is_floating_point() || !other_in.is_floating_point(), op, ": result of dtype ",
-           other_in.dtype(), " cannot be written into a tensor of dtype ", self.dtype());
+  TG_CHECK(can_cast(result_type(self, other_in), self.dtype()), op, ": result of dtype ",
+           result_type(self, other_in), " cannot be written into a tensor of dtype ", self.dtype());
   const Tensor other = detail::broadcast_view(
       other_in.dtype() == self.dtype() ? other_in : other_in.to(self.dtype()), self.shape());
   dispatch(self.dtype(), [&]<typename T>() {
@@ -103,40 +112,39 @@ void binary_inplace(std::string_view op, const Tensor& self, const Tensor& other
   });
 }
 
-// out[i] = f(a[i], b[i]) as uint8 (0 or 1), both operands compared in their promoted dtype.
+// out[i] = f(a[i], b[i]) as bool, both operands compared in their promoted dtype (result_type).
 template <typename F>
 Tensor compare(std::string_view op, const Tensor& a_in, const Tensor& b_in, F f) {
-  const Dtype dtype = promote_types(a_in.dtype(), b_in.dtype());
+  const Dtype dtype = result_type(a_in, b_in);
   const Shape shape = broadcast_shapes(op, a_in.shape(), b_in.shape());
-  Tensor out = empty(shape, kUInt8);
-  auto as_u8 = [](bool v) { return static_cast<std::uint8_t>(v ? 1 : 0); };
+  Tensor out = empty(shape, kBool);
+  auto as_u8 = [](bool v) { return v; };
   if (is_broadcast_scalar(b_in, shape) || is_broadcast_scalar(a_in, shape)) {
     const bool b_scalar = is_broadcast_scalar(b_in, shape);
     const Tensor other = detail::broadcast_view(cast_plain(b_scalar ? a_in : b_in, dtype), shape);
     dispatch(dtype, [&]<typename T>() {
       const T c = (b_scalar ? b_in : a_in).template item<T>();
       if (b_scalar)
-        detail::map_kernel<std::uint8_t, T>(out, {&other}, [&, c](T x) { return as_u8(f(x, c)); });
+        detail::map_kernel<bool, T>(out, {&other}, [&, c](T x) { return as_u8(f(x, c)); });
       else
-        detail::map_kernel<std::uint8_t, T>(out, {&other}, [&, c](T y) { return as_u8(f(c, y)); });
+        detail::map_kernel<bool, T>(out, {&other}, [&, c](T y) { return as_u8(f(c, y)); });
     });
     return out;
   }
   const Tensor a = detail::broadcast_view(cast_plain(a_in, dtype), shape);
   const Tensor b = detail::broadcast_view(cast_plain(b_in, dtype), shape);
   dispatch(dtype, [&]<typename T>() {
-    detail::map_kernel<std::uint8_t, T, T>(out, {&a, &b}, [&](T x, T y) { return as_u8(f(x, y)); });
+    detail::map_kernel<bool, T, T>(out, {&a, &b}, [&](T x, T y) { return as_u8(f(x, y)); });
   });
   return out;
 }
 
-// out[i] = f(x[i]) as uint8 (0 or 1), for x of any dtype.
+// out[i] = f(x[i]) as bool, for x of any dtype.
 template <typename F>
 Tensor predicate(const Tensor& x, F f) {
-  Tensor out = empty(x.shape(), kUInt8);
+  Tensor out = empty(x.shape(), kBool);
   dispatch(x.dtype(), [&]<typename T>() {
-    detail::map_kernel<std::uint8_t, T>(
-        out, {&x}, [&](T v) { return static_cast<std::uint8_t>(f(v) ? 1 : 0); });
+    detail::map_kernel<bool, T>(out, {&x}, [&](T v) { return static_cast<bool>(f(v)); });
   });
   return out;
 }
@@ -144,42 +152,46 @@ Tensor predicate(const Tensor& x, F f) {
 // c ? x : y without a branch (a bit mask), so loops over it vectorize and random conditions
 // cost no mispredictions.
 template <typename T>
-T select(std::uint8_t c, T x, T y) {
-  using U = std::conditional_t<sizeof(T) == 8, std::uint64_t,
-                               std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint8_t>>;
-  const U mask = static_cast<U>(U(0) - static_cast<U>(c != 0));
-  return std::bit_cast<T>(
-      static_cast<U>((std::bit_cast<U>(x) & mask) | (std::bit_cast<U>(y) & ~mask)));
+T select(bool c, T x, T y) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return c ? x : y;
+  } else {
+    using U = std::conditional_t<sizeof(T) == 8, std::uint64_t,
+                                 std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint8_t>>;
+    const U mask = static_cast<U>(U(0) - static_cast<U>(c));
+    return std::bit_cast<T>(
+        static_cast<U>((std::bit_cast<U>(x) & mask) | (std::bit_cast<U>(y) & ~mask)));
+  }
 }
 
-// out[i] = cond[i] ? a[i] : b[i] with three-way broadcasting, in `dtype`. cond is uint8.
+// out[i] = cond[i] ? a[i] : b[i] with three-way broadcasting, in `dtype`. cond is bool (a uint8
+// cond is read as bool: non-zero is true).
 inline Tensor where(std::string_view op, const Tensor& cond_in, const Tensor& a_in,
                     const Tensor& b_in, Dtype dtype) {
   const Shape shape =
       broadcast_shapes(op, broadcast_shapes(op, cond_in.shape(), a_in.shape()), b_in.shape());
-  const Tensor cond = detail::broadcast_view(cond_in, shape);
+  const Tensor cond = detail::broadcast_view(cast_plain(cond_in, kBool), shape);
   Tensor out = empty(shape, dtype);
   const bool a_scalar = is_broadcast_scalar(a_in, shape);
   const bool b_scalar = is_broadcast_scalar(b_in, shape);
   dispatch(dtype, [&]<typename T>() {
     if (a_scalar && b_scalar) {
       const T x = a_in.template item<T>(), y = b_in.template item<T>();
-      detail::map_kernel<T, std::uint8_t>(out, {&cond},
-                                          [x, y](std::uint8_t c) { return select(c, x, y); });
+      detail::map_kernel<T, bool>(out, {&cond}, [x, y](bool c) { return select(c, x, y); });
     } else if (a_scalar || b_scalar) {
       const Tensor other = detail::broadcast_view(cast_plain(a_scalar ? b_in : a_in, dtype), shape);
       const T k = (a_scalar ? a_in : b_in).template item<T>();
       if (a_scalar)
-        detail::map_kernel<T, std::uint8_t, T>(
-            out, {&cond, &other}, [k](std::uint8_t c, T y) { return select(c, k, y); });
+        detail::map_kernel<T, bool, T>(out, {&cond, &other},
+                                       [k](bool c, T y) { return select(c, k, y); });
       else
-        detail::map_kernel<T, std::uint8_t, T>(
-            out, {&cond, &other}, [k](std::uint8_t c, T x) { return select(c, x, k); });
+        detail::map_kernel<T, bool, T>(out, {&cond, &other},
+                                       [k](bool c, T x) { return select(c, x, k); });
     } else {
       const Tensor a = detail::broadcast_view(cast_plain(a_in, dtype), shape);
       const Tensor b = detail::broadcast_view(cast_plain(b_in, dtype), shape);
-      detail::map_kernel<T, std::uint8_t, T, T>(
-          out, {&cond, &a, &b}, [](std::uint8_t c, T x, T y) { return select(c, x, y); });
+      detail::map_kernel<T, bool, T, T>(out, {&cond, &a, &b},
+                                        [](bool c, T x, T y) { return select(c, x, y); });
     }
   });
   return out;

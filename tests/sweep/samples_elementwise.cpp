@@ -101,4 +101,21 @@ TG_OP_SAMPLES(elementwise_binary) {
   // clang-format on
 }
 
+// Mixed dtypes (issue 12): the float64 operand is promoted with an int64, bool or float32 one
+// (PyTorch's result_type) and gets its gradient back in its own dtype.
+TG_OP_SAMPLES(mixed_dtype) {
+  // clang-format off
+  return {
+      {"mul", "float64 x int64 (promotes to float64)", [](const In& x) { return x[0] * tensor({1, -2, 3}, kInt64); }, [] { return In{rnd({2, 3})}; }},
+      {"add", "float64 + float32 0-dim (stays float64)", [](const In& x) { return x[0] + scalar_tensor(0.5, kFloat32); }, [] { return In{rnd({3})}; }},
+      {"add", "bool + float64", [](const In& x) { return (x[0] > 0.0) + x[1]; }, [] { return In{constant({3}), rnd({3})}; }},
+      {"div", "int64 / float64", [](const In& x) { return tensor({1, 2, 3}, kInt64) / x[0]; }, [] { return In{scaled(positive({3}), 1.0, 0.5)}; }},
+      {"maximum", "float64 vs int64", [](const In& x) { return maximum(x[0], tensor({0, 5, -5}, kInt64)); }, [] { return In{rnd({3})}; }},
+      {"pow_tensor", "float64 base, int64 exponent", [](const In& x) { return pow(x[0], tensor({1, 2, 3}, kInt64)); }, [] { return In{scaled(positive({3}), 1.0, 0.5)}; }},
+      {"where", "float64 and int64 operands, bool condition", [](const In& x) { return where(x[1] > 0.0, x[0], tensor({7, 8, 9}, kInt64)); }, [] { return In{rnd({3}), constant({3})}; }},
+      {"cat", "float64 with int64 and bool", [](const In& x) { return cat({x[0], tensor({4, 5}, kInt64), tensor({1, 0}, kFloat64).to(kBool)}); }, [] { return In{rnd({3})}; }},
+  };
+  // clang-format on
+}
+
 }  // namespace tg::sweep
