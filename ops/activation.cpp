@@ -77,9 +77,13 @@ constexpr double kGeluCubic = 0.044715;
 Tensor gelu_tanh_backward(const Tensor& g, const Tensor& x) {
   Tensor out = kernels::binary_in("gelu_tanh_backward", g, x, g.dtype(), [](auto gv, auto xv) {
     using T = decltype(gv);
-    const T du = T(kSqrt2OverPi) * (T(1) + T(3 * kGeluCubic) * xv * xv);
-    const T t = kernels::vec::tanh(T(kSqrt2OverPi) * (xv + T(kGeluCubic) * xv * xv * xv));
-    return gv * (T(0.5) * (T(1) + t) + T(0.5) * xv * (T(1) - t * t) * du);
+    if constexpr (!std::is_floating_point_v<T>) {
+      return gv;  // never reached: gelu takes floating tensors only
+    } else {
+      const T du = T(kSqrt2OverPi) * (T(1) + T(3 * kGeluCubic) * xv * xv);
+      const T t = kernels::vec::tanh(T(kSqrt2OverPi) * (xv + T(kGeluCubic) * xv * xv * xv));
+      return gv * (T(0.5) * (T(1) + t) + T(0.5) * xv * (T(1) - t * t) * du);
+    }
   });
   return record("gelu_tanh_backward", {g, x}, out, {g, x}, [](const Tensor& gg, const Saved& s) {
     const Tensor g0 = s[0], x0 = s[1];

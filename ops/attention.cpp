@@ -61,15 +61,16 @@ Tensor triu(const Tensor& x, std::int64_t diagonal) { return triangle("triu", x,
 namespace tg::nn::functional {
 
 bool is_boolean_mask(const Tensor& mask) {
-  // The one place that knows which dtypes hold boolean masks: add kBool here when it exists.
-  return mask.dtype() == kUInt8;
+  // The one place that knows which dtypes hold boolean masks: bool, and uint8 as PyTorch 1.13
+  // still accepts it.
+  return mask.dtype() == kBool || mask.dtype() == kUInt8;
 }
 
 Tensor mask_to_bias(const Tensor& mask, Dtype dtype, bool keep_value) {
   TG_CHECK(mask.defined(), "mask_to_bias: mask is undefined");
   if (!is_boolean_mask(mask)) {
     TG_CHECK(mask.is_floating_point(),
-             "attention: a mask must be boolean (uint8) or floating, got ", mask.dtype());
+             "attention: a mask must be boolean (bool or uint8) or floating, got ", mask.dtype());
     return mask.to(dtype);
   }
   const double inf = std::numeric_limits<double>::infinity();

@@ -1,6 +1,7 @@
 // Comparisons and logical ops: one bool kernel each, nothing recorded (no gradient exists).
 #include "tapegrad/ops/comparison.h"
 
+#include <algorithm>
 #include <cmath>
 #include <type_traits>
 
@@ -83,12 +84,20 @@ Tensor operator^(const Tensor& a, const Tensor& b) {
   return logical_xor(a, b);
 }
 
+// all/any along a dim: the dim check names the op the user called, not the sum inside.
+static void check_reduce_dim(const char* op, const Tensor& x, std::int64_t dim) {
+  const std::int64_t n = std::max<std::int64_t>(x.dim(), 1);
+  TG_CHECK(dim >= -n && dim < n, op, ": dim ", dim, " is out of range for a tensor of ", x.dim(),
+           " dims (expected ", -n, " to ", n - 1, ")");
+}
+
 Tensor all(const Tensor& x) {
   TG_CHECK(x.defined(), "all: tensor is undefined");
   return finish(sum(ne(x.detach(), 0.0)) == static_cast<double>(x.numel()), x);
 }
 Tensor all(const Tensor& x, std::int64_t dim, bool keepdim) {
   TG_CHECK(x.defined(), "all: tensor is undefined");
+  check_reduce_dim("all", x, dim);
   const Tensor count = sum(ne(x.detach(), 0.0), {dim}, keepdim);
   const std::int64_t d = dim < 0 ? dim + x.dim() : dim;  // valid: sum checked it
   return finish(count == static_cast<double>(x.dim() == 0 ? 1 : x.size(d)), x);
@@ -99,6 +108,7 @@ Tensor any(const Tensor& x) {
 }
 Tensor any(const Tensor& x, std::int64_t dim, bool keepdim) {
   TG_CHECK(x.defined(), "any: tensor is undefined");
+  check_reduce_dim("any", x, dim);
   return finish(sum(ne(x.detach(), 0.0), {dim}, keepdim) > 0.0, x);
 }
 

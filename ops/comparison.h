@@ -64,12 +64,3 @@ Tensor operator>(double a, const Tensor& b);
 Tensor operator>=(double a, const Tensor& b);
 
 }  // namespace tg
-
-namespace tg {
-// Whether every / any element is non-zero (NaN counts as non-zero), over everything or along one
-// dim, as a comparison result. Empty: all is true, any is false, like PyTorch.
-Tensor all(const Tensor& x);
-Tensor all(const Tensor& x, std::int64_t dim, bool keepdim = false);
-Tensor any(const Tensor& x);
-Tensor any(const Tensor& x, std::int64_t dim, bool keepdim = false);
-}  // namespace tg

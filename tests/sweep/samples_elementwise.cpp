@@ -5,6 +5,7 @@
 #include "tapegrad/ops/activation.h"
 #include "tapegrad/ops/comparison.h"
 #include "tapegrad/ops/elementwise.h"
+#include "tapegrad/ops/indexing.h"
 #include "tapegrad/ops/shape.h"
 
 namespace tg::sweep {
