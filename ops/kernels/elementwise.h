@@ -107,8 +107,17 @@ void binary_inplace(std::string_view op, const Tensor& self, const Tensor& other
   const Tensor other = detail::broadcast_view(
       other_in.dtype() == self.dtype() ? other_in : other_in.to(self.dtype()), self.shape());
   dispatch(self.dtype(), [&]<typename T>() {
-    detail::map_kernel<T, T, T>(self, {&self, &other},
-                                [&](T x, T y) { return static_cast<T>(f(x, y)); });
+    if constexpr (std::is_same_v<T, bool>) {
+      // A bool destination may be fresh memory (empty(), then copy_): read it as bytes, since
+      // loading a byte other than 0 or 1 as bool is undefined behaviour.
+      detail::map_kernel<std::uint8_t, std::uint8_t, std::uint8_t>(
+          self, {&self, &other}, [&](std::uint8_t x, std::uint8_t y) {
+            return static_cast<std::uint8_t>(static_cast<bool>(f(x != 0, y != 0)));
+          });
+    } else {
+      detail::map_kernel<T, T, T>(self, {&self, &other},
+                                  [&](T x, T y) { return static_cast<T>(f(x, y)); });
+    }
   });
 }
 
