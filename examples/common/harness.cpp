@@ -1,5 +1,6 @@
 #include "common/harness.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <exception>
@@ -7,6 +8,7 @@
 #include <iostream>
 #include <sstream>
 #include <utility>
+#include <vector>
 
 #ifdef TAPEGRAD_EXAMPLES_MPI
 #include <tapegrad/nn/parallel/distributed.h>
@@ -282,7 +284,14 @@ int Run::finish() {
     const bool was_training = model_.is_training();
     model_.eval();
     NoGradGuard no_grad;
-    logits = model_(data_.test.inputs());  // one pass over the whole test set
+    // In batches of 1000, as evaluate() does: one pass over the whole set would hold every
+    // layer's activations (and a convolution's im2col workspace) for all of it at once.
+    const Tensor& inputs = data_.test.inputs();
+    const std::int64_t n = inputs.size(0);
+    std::vector<Tensor> parts;
+    for (std::int64_t start = 0; start < n; start += 1000)
+      parts.push_back(model_(inputs.narrow(0, start, std::min<std::int64_t>(1000, n - start))));
+    logits = cat(parts, 0);
     test_loss = loss_fn_(logits, labels).item<double>();
     model_.train(was_training);
   }
