@@ -1,6 +1,7 @@
 // A small convolutional network on Fashion-MNIST: two conv -> batch norm -> ReLU -> max-pool
 // blocks, then a 3136-128-10 classifier with dropout, trained with Adam (the next program a
-// PyTorch user writes after the MLPs). Its default run measured 0.9246 (the target is 0.93).
+// PyTorch user writes after the MLPs). Its default run (20 epochs) measured 0.9316 (target 0.93);
+// 12 epochs gave 0.9246 with augmentation and 0.9281 without.
 //
 //   ./cnn_fashion                           # Fashion-MNIST, default options
 //   ./cnn_fashion --epochs 4 --no-augment   # quicker
@@ -33,7 +34,7 @@ nn::Sequential make_net(double p) {
 }
 
 int main(int argc, char** argv) {
-  examples::Options opts{.epochs = 12,
+  examples::Options opts{.epochs = 20,
                          .batch_size = 128,
                          .lr = 1e-3,
                          .plot = "cnn_fashion.png",
