@@ -197,27 +197,34 @@ std::int64_t sample_grain(double macs_per_sample) {
                                 static_cast<std::int64_t>(want / std::max(macs_per_sample, 1.0)));
 }
 
+// Runs per_sample(n, col) for every sample n < N, in tasks of sample_grain samples, with the
+// thread's im2col workspace `col` ([groups * K, L]; null when `pointwise`, which needs none).
+template <typename T, typename F>
+void for_samples_with_col(std::int64_t N, const ConvGeom& g, bool pointwise, F&& per_sample) {
+  const std::int64_t K = g.rows(), L = g.cols();
+  for_samples(N, sample_grain(static_cast<double>(g.O * K * L)),
+              [&](std::int64_t n0, std::int64_t n1) {
+                T* col = pointwise ? nullptr : workspace<T>(0, K * g.groups * L);
+                for (std::int64_t n = n0; n < n1; ++n) per_sample(n, col);
+              });
+}
+
 template <typename T>
 void forward_typed(const T* x, const T* w, const T* b, T* y, std::int64_t N, const ConvGeom& g) {
   const std::int64_t K = g.rows(), L = g.cols(), Og = g.O / g.groups;
   const std::int64_t in_size = g.C * g.H * g.W, out_size = g.O * L;
   const bool pointwise = is_pointwise(g);
-  for_samples(N, sample_grain(static_cast<double>(g.O * K * L)),
-              [&](std::int64_t n0, std::int64_t n1) {
-                T* col = pointwise ? nullptr : workspace<T>(0, K * g.groups * L);
-                for (std::int64_t n = n0; n < n1; ++n) {
-                  const T* xn = x + n * in_size;
-                  T* yn = y + n * out_size;
-                  if (!pointwise) im2col_sample(xn, g, col, L);
-                  const T* src = pointwise ? xn : col;
-                  if (b)
-                    for (std::int64_t o = 0; o < g.O; ++o)
-                      std::fill(yn + o * L, yn + (o + 1) * L, b[o]);
-                  for (std::int64_t gi = 0; gi < g.groups; ++gi)
-                    gemm<T>(false, false, Og, L, K, T(1), w + gi * Og * K, K, src + gi * K * L, L,
-                            b ? T(1) : T(0), yn + gi * Og * L, L);
-                }
-              });
+  for_samples_with_col<T>(N, g, pointwise, [&](std::int64_t n, T* col) {
+    const T* xn = x + n * in_size;
+    T* yn = y + n * out_size;
+    if (!pointwise) im2col_sample(xn, g, col, L);
+    const T* src = pointwise ? xn : col;
+    if (b)
+      for (std::int64_t o = 0; o < g.O; ++o) std::fill(yn + o * L, yn + (o + 1) * L, b[o]);
+    for (std::int64_t gi = 0; gi < g.groups; ++gi)
+      gemm<T>(false, false, Og, L, K, T(1), w + gi * Og * K, K, src + gi * K * L, L,
+              b ? T(1) : T(0), yn + gi * Og * L, L);
+  });
 }
 
 template <typename T>
@@ -226,25 +233,21 @@ void input_grad_typed(const T* gy, const T* w, const T* b, T* gx, std::int64_t N
   const std::int64_t K = g.rows(), L = g.cols(), Og = g.O / g.groups;
   const std::int64_t in_size = g.C * g.H * g.W, out_size = g.O * L;
   const bool pointwise = is_pointwise(g);
-  for_samples(N, sample_grain(static_cast<double>(g.O * K * L)),
-              [&](std::int64_t n0, std::int64_t n1) {
-                T* col = pointwise ? nullptr : workspace<T>(0, K * g.groups * L);
-                for (std::int64_t n = n0; n < n1; ++n) {
-                  const T* gyn = gy + n * out_size;
-                  T* gxn = gx + n * in_size;
-                  T* dst = pointwise ? gxn : col;
-                  for (std::int64_t gi = 0; gi < g.groups; ++gi)
-                    gemm<T>(true, false, K, L, Og, T(1), w + gi * Og * K, K, gyn + gi * Og * L, L,
-                            T(0), dst + gi * K * L, L);
-                  if (!pointwise) {
-                    std::fill(gxn, gxn + in_size, T(0));
-                    col2im_scratch_sample(col, L, g, gxn);
-                  }
-                  if (b)
-                    for (std::int64_t c = 0; c < g.C; ++c)
-                      for (std::int64_t i = 0; i < g.H * g.W; ++i) gxn[c * g.H * g.W + i] += b[c];
-                }
-              });
+  for_samples_with_col<T>(N, g, pointwise, [&](std::int64_t n, T* col) {
+    const T* gyn = gy + n * out_size;
+    T* gxn = gx + n * in_size;
+    T* dst = pointwise ? gxn : col;
+    for (std::int64_t gi = 0; gi < g.groups; ++gi)
+      gemm<T>(true, false, K, L, Og, T(1), w + gi * Og * K, K, gyn + gi * Og * L, L, T(0),
+              dst + gi * K * L, L);
+    if (!pointwise) {
+      std::fill(gxn, gxn + in_size, T(0));
+      col2im_scratch_sample(col, L, g, gxn);
+    }
+    if (b)
+      for (std::int64_t c = 0; c < g.C; ++c)
+        for (std::int64_t i = 0; i < g.H * g.W; ++i) gxn[c * g.H * g.W + i] += b[c];
+  });
 }
 
 // Blocks of samples for the weight gradient: a fixed count from N alone (never from the thread
