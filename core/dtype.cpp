@@ -6,22 +6,32 @@ namespace tg {
 
 std::size_t element_size(Dtype d) {
   switch (d) {
-    case Dtype::Float32: return 4;
-    case Dtype::Float64: return 8;
-    case Dtype::Int64: return 8;
-    case Dtype::UInt8: return 1;
-    case Dtype::Bool: return 1;
+    case Dtype::Float32:
+      return 4;
+    case Dtype::Float64:
+      return 8;
+    case Dtype::Int64:
+      return 8;
+    case Dtype::UInt8:
+      return 1;
+    case Dtype::Bool:
+      return 1;
   }
   return 0;
 }
 
 std::string_view dtype_name(Dtype d) {
   switch (d) {
-    case Dtype::Float32: return "float32";
-    case Dtype::Float64: return "float64";
-    case Dtype::Int64: return "int64";
-    case Dtype::UInt8: return "uint8";
-    case Dtype::Bool: return "bool";
+    case Dtype::Float32:
+      return "float32";
+    case Dtype::Float64:
+      return "float64";
+    case Dtype::Int64:
+      return "int64";
+    case Dtype::UInt8:
+      return "uint8";
+    case Dtype::Bool:
+      return "bool";
   }
   return "unknown";
 }
@@ -31,11 +41,16 @@ std::ostream& operator<<(std::ostream& os, Dtype d) { return os << dtype_name(d)
 namespace {
 int rank(Dtype d) {
   switch (d) {
-    case Dtype::Bool: return 0;
-    case Dtype::UInt8: return 1;
-    case Dtype::Int64: return 2;
-    case Dtype::Float32: return 3;
-    case Dtype::Float64: return 4;
+    case Dtype::Bool:
+      return 0;
+    case Dtype::UInt8:
+      return 1;
+    case Dtype::Int64:
+      return 2;
+    case Dtype::Float32:
+      return 3;
+    case Dtype::Float64:
+      return 4;
   }
   return 0;
 }

@@ -39,12 +39,18 @@ bool can_cast(Dtype from, Dtype to);
 
 template <typename T>
 constexpr Dtype dtype_of() {
-  if constexpr (std::is_same_v<T, float>) return Dtype::Float32;
-  else if constexpr (std::is_same_v<T, double>) return Dtype::Float64;
-  else if constexpr (std::is_same_v<T, std::int64_t>) return Dtype::Int64;
-  else if constexpr (std::is_same_v<T, std::uint8_t>) return Dtype::UInt8;
-  else if constexpr (std::is_same_v<T, bool>) return Dtype::Bool;
-  else static_assert(sizeof(T) == 0, "tapegrad: unsupported element type");
+  if constexpr (std::is_same_v<T, float>)
+    return Dtype::Float32;
+  else if constexpr (std::is_same_v<T, double>)
+    return Dtype::Float64;
+  else if constexpr (std::is_same_v<T, std::int64_t>)
+    return Dtype::Int64;
+  else if constexpr (std::is_same_v<T, std::uint8_t>)
+    return Dtype::UInt8;
+  else if constexpr (std::is_same_v<T, bool>)
+    return Dtype::Bool;
+  else
+    static_assert(sizeof(T) == 0, "tapegrad: unsupported element type");
 }
 
 // Calls f.template operator()<T>() with the C++ type of d (bool for kBool); e.g.
@@ -54,11 +60,16 @@ constexpr Dtype dtype_of() {
 template <typename F>
 decltype(auto) dispatch(Dtype d, F&& f) {
   switch (d) {
-    case Dtype::Float32: return f.template operator()<float>();
-    case Dtype::Float64: return f.template operator()<double>();
-    case Dtype::Int64: return f.template operator()<std::int64_t>();
-    case Dtype::UInt8: return f.template operator()<std::uint8_t>();
-    case Dtype::Bool: return f.template operator()<bool>();
+    case Dtype::Float32:
+      return f.template operator()<float>();
+    case Dtype::Float64:
+      return f.template operator()<double>();
+    case Dtype::Int64:
+      return f.template operator()<std::int64_t>();
+    case Dtype::UInt8:
+      return f.template operator()<std::uint8_t>();
+    case Dtype::Bool:
+      return f.template operator()<bool>();
   }
   throw Error("dispatch: unknown dtype");
 }
@@ -67,9 +78,12 @@ decltype(auto) dispatch(Dtype d, F&& f) {
 template <typename F>
 decltype(auto) dispatch_floating(Dtype d, std::string_view op, F&& f) {
   switch (d) {
-    case Dtype::Float32: return f.template operator()<float>();
-    case Dtype::Float64: return f.template operator()<double>();
-    default: break;
+    case Dtype::Float32:
+      return f.template operator()<float>();
+    case Dtype::Float64:
+      return f.template operator()<double>();
+    default:
+      break;
   }
   throw Error(detail::concat(op, ": expected a floating-point tensor (float32 or float64), got ",
                              dtype_name(d)));

@@ -23,7 +23,7 @@ std::string concat(const Args&... args) {
 }  // namespace tg
 
 // TG_CHECK(cond, "op: ", values...) throws tg::Error with the concatenated message.
-#define TG_CHECK(cond, ...)                                     \
-  do {                                                          \
+#define TG_CHECK(cond, ...)                                            \
+  do {                                                                 \
     if (!(cond)) throw ::tg::Error(::tg::detail::concat(__VA_ARGS__)); \
   } while (0)

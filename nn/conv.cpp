@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <sstream>
+#include <type_traits>
 
 #include "tapegrad/core/error.h"
 #include "tapegrad/nn/init.h"
@@ -21,19 +22,10 @@ void check_kernel(const char* op, Size2 k) {
   TG_CHECK(k.h > 0 && k.w > 0, op, ": kernel_size must be positive, got (", k.h, ", ", k.w, ")");
 }
 
-// PyTorch's reset_parameters of _ConvNd: kaiming_uniform_(a = sqrt(5)) on the weight, whose
-// fan_in is weight.size(1) * kernel elements; the bias from U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
-void reset_conv(Tensor& weight, Tensor& bias) {
-  init::kaiming_uniform_(weight, {.a = std::sqrt(5.0)});
-  if (bias.defined()) {
-    const auto fan_in = init::calculate_fan_in_and_fan_out(weight).first;
-    const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
-    init::uniform_(bias, -bound, bound);
-  }
+std::string pair(std::int64_t a, std::int64_t b) {
+  return tg::detail::concat("(", a, ", ", b, ")");
 }
-
-std::string pair(std::int64_t a, std::int64_t b) { return detail::concat("(", a, ", ", b, ")"); }
-std::string one(std::int64_t a) { return detail::concat("(", a, ",)"); }
+std::string one(std::int64_t a) { return tg::detail::concat("(", a, ",)"); }
 
 std::string padding_repr(const Padding2& p, bool two_d) {
   switch (p.mode) {
@@ -50,20 +42,49 @@ std::string padding_repr(const Padding2& p, bool two_d) {
 
 }  // namespace
 
-// ---- Conv1d ----
+// ---- shared ----
 
-Conv1d::Conv1d(std::int64_t in, std::int64_t out, std::int64_t k, const Conv1dOptions& o)
+template <typename Kernel, typename Options>
+ConvNd<Kernel, Options>::ConvNd(const char* layer, std::int64_t in, std::int64_t out, Kernel k,
+                                const Options& o, bool transposed)
     : in_channels(in), out_channels(out), kernel_size(k), options(o) {
-  check_channels("Conv1d", in, out, o.groups);
-  check_kernel("Conv1d", {1, k});
-  TG_CHECK(o.padding.mode != Padding2::Mode::Explicit || o.padding.h == o.padding.w,
-           "Conv1d: padding must be one size, got (", o.padding.h, ", ", o.padding.w, ")");
-  weight = register_parameter("weight", empty({out, in / o.groups, k}));
+  check_channels(layer, in, out, o.groups);
+  Shape shape = transposed ? Shape{in, out / o.groups} : Shape{out, in / o.groups};
+  if constexpr (std::is_same_v<Kernel, std::int64_t>) {
+    check_kernel(layer, {1, k});
+    TG_CHECK(o.padding.mode != Padding2::Mode::Explicit || o.padding.h == o.padding.w, layer,
+             ": padding must be one size, got (", o.padding.h, ", ", o.padding.w, ")");
+    shape.push_back(k);
+  } else {
+    check_kernel(layer, k);
+    shape.push_back(k.h);
+    shape.push_back(k.w);
+  }
+  weight = register_parameter("weight", empty(shape));
   if (o.bias) bias = register_parameter("bias", empty({out}));
   reset_parameters();
 }
 
-void Conv1d::reset_parameters() { reset_conv(weight, bias); }
+// PyTorch's reset_parameters of _ConvNd: kaiming_uniform_(a = sqrt(5)) on the weight, whose
+// fan_in is weight.size(1) * kernel elements; the bias from U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+template <typename Kernel, typename Options>
+void ConvNd<Kernel, Options>::reset_parameters() {
+  init::kaiming_uniform_(weight, {.a = std::sqrt(5.0)});
+  if (bias.defined()) {
+    const auto fan_in = init::calculate_fan_in_and_fan_out(weight).first;
+    const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
+    init::uniform_(bias, -bound, bound);
+  }
+}
+
+template class ConvNd<std::int64_t, Conv1dOptions>;
+template class ConvNd<Size2, Conv2dOptions>;
+template class ConvNd<Size2, ConvTranspose2dOptions>;
+
+// ---- Conv1d ----
+
+Conv1d::Conv1d(std::int64_t in, std::int64_t out, std::int64_t k, const Conv1dOptions& o)
+    : ConvNd("Conv1d", in, out, k, o, /*transposed=*/false) {}
 
 Tensor Conv1d::forward(const Tensor& x) {
   return functional::conv1d(x, weight, bias, options.stride, options.padding, options.dilation,
@@ -83,15 +104,7 @@ std::string Conv1d::extra_repr() const {
 // ---- Conv2d ----
 
 Conv2d::Conv2d(std::int64_t in, std::int64_t out, Size2 k, const Conv2dOptions& o)
-    : in_channels(in), out_channels(out), kernel_size(k), options(o) {
-  check_channels("Conv2d", in, out, o.groups);
-  check_kernel("Conv2d", k);
-  weight = register_parameter("weight", empty({out, in / o.groups, k.h, k.w}));
-  if (o.bias) bias = register_parameter("bias", empty({out}));
-  reset_parameters();
-}
-
-void Conv2d::reset_parameters() { reset_conv(weight, bias); }
+    : ConvNd("Conv2d", in, out, k, o, /*transposed=*/false) {}
 
 Tensor Conv2d::forward(const Tensor& x) {
   return functional::conv2d(x, weight, bias, options.stride, options.padding, options.dilation,
@@ -115,15 +128,7 @@ std::string Conv2d::extra_repr() const {
 
 ConvTranspose2d::ConvTranspose2d(std::int64_t in, std::int64_t out, Size2 k,
                                  const ConvTranspose2dOptions& o)
-    : in_channels(in), out_channels(out), kernel_size(k), options(o) {
-  check_channels("ConvTranspose2d", in, out, o.groups);
-  check_kernel("ConvTranspose2d", k);
-  weight = register_parameter("weight", empty({in, out / o.groups, k.h, k.w}));
-  if (o.bias) bias = register_parameter("bias", empty({out}));
-  reset_parameters();
-}
-
-void ConvTranspose2d::reset_parameters() { reset_conv(weight, bias); }
+    : ConvNd("ConvTranspose2d", in, out, k, o, /*transposed=*/true) {}
 
 Tensor ConvTranspose2d::forward(const Tensor& x) {
   return functional::conv_transpose2d(x, weight, bias, options.stride, options.padding,

@@ -41,52 +41,59 @@ struct ConvTranspose2dOptions {
   Size2 dilation = 1;
 };
 
-// [N, in_channels, L] -> [N, out_channels, L_out].
-class Conv1d : public OwningModule {
+// What the convolution layers share: channel counts, kernel size, options, the parameters
+// `weight` and `bias` ([out_channels], undefined without bias) and their init. Each layer adds
+// forward and repr.
+template <typename Kernel, typename Options>
+class ConvNd : public OwningModule {
+ public:
+  void reset_parameters();
+
+  std::int64_t in_channels, out_channels;
+  Kernel kernel_size;
+  Options options;
+  Tensor weight;
+  Tensor bias;
+
+ protected:
+  // Checks the sizes (errors name `layer`) and makes the parameters; the weight is
+  // [out, in / groups, kernel...], or [in, out / groups, kernel...] when `transposed`.
+  ConvNd(const char* layer, std::int64_t in, std::int64_t out, Kernel kernel, const Options& opts,
+         bool transposed);
+};
+// Defined in conv.cpp, for the three layers below.
+extern template class ConvNd<std::int64_t, Conv1dOptions>;
+extern template class ConvNd<Size2, Conv2dOptions>;
+extern template class ConvNd<Size2, ConvTranspose2dOptions>;
+
+// [N, in_channels, L] -> [N, out_channels, L_out]; weight [out_channels, in_channels / groups,
+// kernel_size].
+class Conv1d : public ConvNd<std::int64_t, Conv1dOptions> {
  public:
   Conv1d(std::int64_t in_channels, std::int64_t out_channels, std::int64_t kernel_size,
          const Conv1dOptions& options = {});
   Tensor forward(const Tensor& input) override;
-  void reset_parameters();
   std::string extra_repr() const override;
-
-  std::int64_t in_channels, out_channels, kernel_size;
-  Conv1dOptions options;
-  Tensor weight;  // [out_channels, in_channels / groups, kernel_size]
-  Tensor bias;    // [out_channels], undefined without bias
 };
 
-// [N, in_channels, H, W] -> [N, out_channels, OH, OW].
-class Conv2d : public OwningModule {
+// [N, in_channels, H, W] -> [N, out_channels, OH, OW]; weight [out_channels, in_channels /
+// groups, kh, kw].
+class Conv2d : public ConvNd<Size2, Conv2dOptions> {
  public:
   Conv2d(std::int64_t in_channels, std::int64_t out_channels, Size2 kernel_size,
          const Conv2dOptions& options = {});
   Tensor forward(const Tensor& input) override;
-  void reset_parameters();
   std::string extra_repr() const override;
-
-  std::int64_t in_channels, out_channels;
-  Size2 kernel_size;
-  Conv2dOptions options;
-  Tensor weight;  // [out_channels, in_channels / groups, kh, kw]
-  Tensor bias;    // [out_channels], undefined without bias
 };
 
 // [N, in_channels, H, W] -> [N, out_channels, OH, OW], OH = (H - 1) * stride - 2 * padding +
-// dilation * (kh - 1) + output_padding + 1.
-class ConvTranspose2d : public OwningModule {
+// dilation * (kh - 1) + output_padding + 1; weight [in_channels, out_channels / groups, kh, kw].
+class ConvTranspose2d : public ConvNd<Size2, ConvTranspose2dOptions> {
  public:
   ConvTranspose2d(std::int64_t in_channels, std::int64_t out_channels, Size2 kernel_size,
                   const ConvTranspose2dOptions& options = {});
   Tensor forward(const Tensor& input) override;
-  void reset_parameters();
   std::string extra_repr() const override;
-
-  std::int64_t in_channels, out_channels;
-  Size2 kernel_size;
-  ConvTranspose2dOptions options;
-  Tensor weight;  // [in_channels, out_channels / groups, kh, kw]
-  Tensor bias;    // [out_channels], undefined without bias
 };
 
 }  // namespace tg::nn

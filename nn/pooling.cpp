@@ -20,43 +20,38 @@ std::string show(const Size2& s) {
 std::string show(const std::optional<std::int64_t>& v) {
   return v ? std::to_string(*v) : std::string("None");
 }
+std::string show(std::int64_t v) { return std::to_string(v); }
 const char* show(bool b) { return b ? "true" : "false"; }
+// A 2-d stride left out (cleared after construction) prints as the kernel size, a 1-d one as None.
+std::string show_stride(const PoolStride& s, const Size2& kernel) {
+  return show(s.value.value_or(kernel));
+}
+std::string show_stride(const std::optional<std::int64_t>& s, std::int64_t) { return show(s); }
+
+// MaxPool1d and MaxPool2d print the same fields.
+template <typename Pool>
+std::string max_pool_repr(const Pool& pool) {
+  const auto& o = pool.options;
+  std::ostringstream os;
+  os << "kernel_size=" << show(pool.kernel_size)
+     << ", stride=" << show_stride(o.stride, pool.kernel_size) << ", padding=" << show(o.padding)
+     << ", dilation=" << show(o.dilation) << ", ceil_mode=" << show(o.ceil_mode);
+  return os.str();
+}
 }  // namespace
 
-MaxPool2d::MaxPool2d(Size2 k, const MaxPool2dOptions& o) : kernel_size(k), options(o) {
-  if (!options.stride.value) options.stride = kernel_size;
-}
 Tensor MaxPool2d::forward(const Tensor& x) {
   return functional::max_pool2d(x, kernel_size, options.stride, options.padding, options.dilation,
                                 options.ceil_mode);
 }
-std::string MaxPool2d::extra_repr() const {
-  std::ostringstream os;
-  os << "kernel_size=" << show(kernel_size)
-     << ", stride=" << show(options.stride.value.value_or(kernel_size))
-     << ", padding=" << show(options.padding) << ", dilation=" << show(options.dilation)
-     << ", ceil_mode=" << show(options.ceil_mode);
-  return os.str();
-}
+std::string MaxPool2d::extra_repr() const { return max_pool_repr(*this); }
 
-MaxPool1d::MaxPool1d(std::int64_t k, const MaxPool1dOptions& o) : kernel_size(k), options(o) {
-  if (!options.stride) options.stride = kernel_size;
-}
 Tensor MaxPool1d::forward(const Tensor& x) {
   return functional::max_pool1d(x, kernel_size, options.stride, options.padding, options.dilation,
                                 options.ceil_mode);
 }
-std::string MaxPool1d::extra_repr() const {
-  std::ostringstream os;
-  os << "kernel_size=" << kernel_size << ", stride=" << show(options.stride)
-     << ", padding=" << options.padding << ", dilation=" << options.dilation
-     << ", ceil_mode=" << show(options.ceil_mode);
-  return os.str();
-}
+std::string MaxPool1d::extra_repr() const { return max_pool_repr(*this); }
 
-AvgPool2d::AvgPool2d(Size2 k, const AvgPool2dOptions& o) : kernel_size(k), options(o) {
-  if (!options.stride.value) options.stride = kernel_size;
-}
 Tensor AvgPool2d::forward(const Tensor& x) {
   return functional::avg_pool2d(x, kernel_size, options.stride, options.padding, options.ceil_mode,
                                 options.count_include_pad, options.divisor_override);
@@ -72,9 +67,6 @@ std::string AvgPool2d::extra_repr() const {
   return os.str();
 }
 
-AvgPool1d::AvgPool1d(std::int64_t k, const AvgPool1dOptions& o) : kernel_size(k), options(o) {
-  if (!options.stride) options.stride = kernel_size;
-}
 Tensor AvgPool1d::forward(const Tensor& x) {
   return functional::avg_pool1d(x, kernel_size, options.stride, options.padding, options.ceil_mode,
                                 options.count_include_pad);
@@ -86,22 +78,17 @@ std::string AvgPool1d::extra_repr() const {
   return os.str();
 }
 
-AdaptiveAvgPool2d::AdaptiveAvgPool2d(Size2 out) : output_size(out) {
-  TG_CHECK(out.h >= 0 && out.w >= 0, "AdaptiveAvgPool2d: output_size must be non-negative, got [",
-           out.h, ", ", out.w, "]");
+AdaptivePool2d::AdaptivePool2d(const char* layer, Size2 out) : output_size(out) {
+  TG_CHECK(out.h >= 0 && out.w >= 0, layer, ": output_size must be non-negative, got [", out.h,
+           ", ", out.w, "]");
 }
+std::string AdaptivePool2d::extra_repr() const { return "output_size=" + show(output_size); }
+
 Tensor AdaptiveAvgPool2d::forward(const Tensor& x) {
   return functional::adaptive_avg_pool2d(x, output_size);
-}
-std::string AdaptiveAvgPool2d::extra_repr() const { return "output_size=" + show(output_size); }
-
-AdaptiveMaxPool2d::AdaptiveMaxPool2d(Size2 out) : output_size(out) {
-  TG_CHECK(out.h >= 0 && out.w >= 0, "AdaptiveMaxPool2d: output_size must be non-negative, got [",
-           out.h, ", ", out.w, "]");
 }
 Tensor AdaptiveMaxPool2d::forward(const Tensor& x) {
   return functional::adaptive_max_pool2d(x, output_size);
 }
-std::string AdaptiveMaxPool2d::extra_repr() const { return "output_size=" + show(output_size); }
 
 }  // namespace tg::nn

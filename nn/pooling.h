@@ -14,6 +14,23 @@ namespace tg::nn {
 using functional::PoolStride;
 using functional::Size2;
 
+// The pooling layers with a kernel: the kernel size and the options, whose stride, when not
+// given, becomes the kernel size (PyTorch's stride=None). Each layer adds forward and repr.
+template <typename Kernel, typename Options>
+class PoolNd : public OwningModule {
+ public:
+  explicit PoolNd(Kernel kernel, const Options& opts = {}) : kernel_size(kernel), options(opts) {
+    if (!stride_given(options.stride)) options.stride = kernel_size;
+  }
+
+  Kernel kernel_size;
+  Options options;
+
+ private:
+  static bool stride_given(const PoolStride& s) { return s.value.has_value(); }
+  static bool stride_given(const std::optional<std::int64_t>& s) { return s.has_value(); }
+};
+
 struct MaxPool2dOptions {
   PoolStride stride = {};  // not given: the kernel size
   Size2 padding = 0;
@@ -21,14 +38,11 @@ struct MaxPool2dOptions {
   bool ceil_mode = false;
 };
 
-class MaxPool2d : public OwningModule {
+class MaxPool2d : public PoolNd<Size2, MaxPool2dOptions> {
  public:
-  explicit MaxPool2d(Size2 kernel_size, const MaxPool2dOptions& options = {});
+  using PoolNd::PoolNd;  // (Size2 kernel_size, const MaxPool2dOptions& options = {})
   Tensor forward(const Tensor& input) override;
   std::string extra_repr() const override;
-
-  Size2 kernel_size;
-  MaxPool2dOptions options;
 };
 
 struct MaxPool1dOptions {
@@ -38,14 +52,11 @@ struct MaxPool1dOptions {
   bool ceil_mode = false;
 };
 
-class MaxPool1d : public OwningModule {
+class MaxPool1d : public PoolNd<std::int64_t, MaxPool1dOptions> {
  public:
-  explicit MaxPool1d(std::int64_t kernel_size, const MaxPool1dOptions& options = {});
+  using PoolNd::PoolNd;  // (std::int64_t kernel_size, const MaxPool1dOptions& options = {})
   Tensor forward(const Tensor& input) override;
   std::string extra_repr() const override;
-
-  std::int64_t kernel_size;
-  MaxPool1dOptions options;
 };
 
 struct AvgPool2dOptions {
@@ -56,14 +67,11 @@ struct AvgPool2dOptions {
   std::optional<std::int64_t> divisor_override = std::nullopt;
 };
 
-class AvgPool2d : public OwningModule {
+class AvgPool2d : public PoolNd<Size2, AvgPool2dOptions> {
  public:
-  explicit AvgPool2d(Size2 kernel_size, const AvgPool2dOptions& options = {});
+  using PoolNd::PoolNd;  // (Size2 kernel_size, const AvgPool2dOptions& options = {})
   Tensor forward(const Tensor& input) override;
   std::string extra_repr() const override;
-
-  Size2 kernel_size;
-  AvgPool2dOptions options;
 };
 
 struct AvgPool1dOptions {
@@ -73,32 +81,36 @@ struct AvgPool1dOptions {
   bool count_include_pad = true;
 };
 
-class AvgPool1d : public OwningModule {
+class AvgPool1d : public PoolNd<std::int64_t, AvgPool1dOptions> {
  public:
-  explicit AvgPool1d(std::int64_t kernel_size, const AvgPool1dOptions& options = {});
+  using PoolNd::PoolNd;  // (std::int64_t kernel_size, const AvgPool1dOptions& options = {})
   Tensor forward(const Tensor& input) override;
   std::string extra_repr() const override;
-
-  std::int64_t kernel_size;
-  AvgPool1dOptions options;
 };
 
-class AdaptiveAvgPool2d : public OwningModule {
+// The adaptive pooling layers: a non-negative output size (errors name `layer`).
+class AdaptivePool2d : public OwningModule {
  public:
-  explicit AdaptiveAvgPool2d(Size2 output_size);
-  Tensor forward(const Tensor& input) override;
   std::string extra_repr() const override;
 
   Size2 output_size;
+
+ protected:
+  AdaptivePool2d(const char* layer, Size2 output_size);
 };
 
-class AdaptiveMaxPool2d : public OwningModule {
+class AdaptiveAvgPool2d : public AdaptivePool2d {
  public:
-  explicit AdaptiveMaxPool2d(Size2 output_size);
+  explicit AdaptiveAvgPool2d(Size2 output_size)
+      : AdaptivePool2d("AdaptiveAvgPool2d", output_size) {}
   Tensor forward(const Tensor& input) override;
-  std::string extra_repr() const override;
+};
 
-  Size2 output_size;
+class AdaptiveMaxPool2d : public AdaptivePool2d {
+ public:
+  explicit AdaptiveMaxPool2d(Size2 output_size)
+      : AdaptivePool2d("AdaptiveMaxPool2d", output_size) {}
+  Tensor forward(const Tensor& input) override;
 };
 
 }  // namespace tg::nn

@@ -18,7 +18,7 @@ Tensor elu(const Tensor& x, double alpha = 1.0);  // x > 0 ? x : alpha * (exp(x)
 // x * Phi(x), Phi the normal CDF; approximate "tanh": 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715
 // x^3))), PyTorch's option of the same name.
 Tensor gelu(const Tensor& x, std::string_view approximate = "none");
-Tensor silu(const Tensor& x);                     // x * sigmoid(x)
+Tensor silu(const Tensor& x);  // x * sigmoid(x)
 // log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold (overflow-free).
 Tensor softplus(const Tensor& x, double beta = 1.0, double threshold = 20.0);
 

@@ -13,7 +13,7 @@ Tensor squeeze(const Tensor& x, std::int64_t dim);
 Tensor unsqueeze(const Tensor& x, std::int64_t dim);
 Tensor transpose(const Tensor& x, std::int64_t dim0, std::int64_t dim1);
 Tensor permute(const Tensor& x, const Shape& dims);
-Tensor t(const Tensor& x);  // transpose of a tensor of at most 2 dims
+Tensor t(const Tensor& x);                           // transpose of a tensor of at most 2 dims
 Tensor expand(const Tensor& x, const Shape& shape);  // -1 keeps a dim
 Tensor slice(const Tensor& x, std::int64_t dim, std::int64_t start, std::int64_t end,
              std::int64_t step = 1);  // python-style clamping of start/end

@@ -489,52 +489,105 @@ BOOST_AUTO_TEST_CASE(ops_misuse) {
 BOOST_AUTO_TEST_CASE(pooling_misuse) {
   run_table({
       {"max_pool2d: kernel larger than the padded input",
-       [] { F::max_pool2d(ones({1, 1, 5, 5}), 7); },
+       [] {
+         F::max_pool2d(ones({1, 1, 5, 5}), 7);
+       },
        {"max_pool2d", "[5, 5]", "output size [0, 0]", "too small"}},
       {"max_pool2d: padding more than half the kernel",
-       [] { F::max_pool2d(ones({1, 1, 5, 5}), 3, 1, 2); },
+       [] {
+         F::max_pool2d(ones({1, 1, 5, 5}), 3, 1, 2);
+       },
        {"max_pool2d", "padding=[2, 2]", "kernel_size=[3, 3]"}},
-      {"max_pool2d: zero stride", [] { F::max_pool2d(ones({1, 1, 4, 4}), 2, 0); },
+      {"max_pool2d: zero stride",
+       [] {
+         F::max_pool2d(ones({1, 1, 4, 4}), 2, 0);
+       },
        {"max_pool2d", "stride must be positive", "[0, 0]"}},
-      {"max_pool2d: negative padding", [] { F::max_pool2d(ones({1, 1, 4, 4}), 2, 2, {-1, 0}); },
+      {"max_pool2d: negative padding",
+       [] {
+         F::max_pool2d(ones({1, 1, 4, 4}), 2, 2, {-1, 0});
+       },
        {"max_pool2d", "non-negative", "[-1, 0]"}},
-      {"max_pool2d: zero kernel", [] { F::max_pool2d(ones({1, 1, 4, 4}), {0, 2}); },
+      {"max_pool2d: zero kernel",
+       [] {
+         F::max_pool2d(ones({1, 1, 4, 4}), {0, 2});
+       },
        {"max_pool2d", "kernel_size", "[0, 2]"}},
-      {"max_pool2d: 2-D input", [] { F::max_pool2d(ones({5, 5}), 2); },
+      {"max_pool2d: 2-D input",
+       [] {
+         F::max_pool2d(ones({5, 5}), 2);
+       },
        {"max_pool2d", "[C, H, W]", "[5, 5]"}},
-      {"max_pool2d: empty spatial dim", [] { F::max_pool2d(ones({1, 2, 0, 4}), 2); },
+      {"max_pool2d: empty spatial dim",
+       [] {
+         F::max_pool2d(ones({1, 2, 0, 4}), 2);
+       },
        {"max_pool2d", "non-zero", "[1, 2, 0, 4]"}},
-      {"max_pool2d: integer input", [] { F::max_pool2d(ones({1, 1, 4, 4}, kInt64), 2); },
+      {"max_pool2d: integer input",
+       [] {
+         F::max_pool2d(ones({1, 1, 4, 4}, kInt64), 2);
+       },
        {"max_pool2d", "int64"}},
-      {"max_pool1d: 4-D input", [] { F::max_pool1d(ones({1, 1, 4, 4}), 2); },
+      {"max_pool1d: 4-D input",
+       [] {
+         F::max_pool1d(ones({1, 1, 4, 4}), 2);
+       },
        {"max_pool1d", "[N, C, L]", "[1, 1, 4, 4]"}},
       {"max_pool1d: dilated kernel longer than the input",
-       [] { F::max_pool1d(ones({1, 2, 5}), 3, 1, 0, 3); },
+       [] {
+         F::max_pool1d(ones({1, 2, 5}), 3, 1, 0, 3);
+       },
        {"max_pool1d", "input of size 5", "output size -1"}},
       {"avg_pool2d: padding more than half the kernel",
-       [] { F::avg_pool2d(ones({1, 1, 6, 6}), {4, 2}, 1, {1, 2}); },
+       [] {
+         F::avg_pool2d(ones({1, 1, 6, 6}), {4, 2}, 1, {1, 2});
+       },
        {"avg_pool2d", "padding=[1, 2]", "kernel_size=[4, 2]"}},
       {"avg_pool2d: zero divisor_override",
-       [] { F::avg_pool2d(ones({1, 1, 4, 4}), 2, 2, 0, false, true, 0); },
+       [] {
+         F::avg_pool2d(ones({1, 1, 4, 4}), 2, 2, 0, false, true, 0);
+       },
        {"avg_pool2d", "divisor_override"}},
-      {"avg_pool1d: kernel larger than the input", [] { F::avg_pool1d(ones({2, 3}), 4); },
+      {"avg_pool1d: kernel larger than the input",
+       [] {
+         F::avg_pool1d(ones({2, 3}), 4);
+       },
        {"avg_pool1d", "input of size 3", "output size 0"}},
       {"adaptive_avg_pool2d: negative output size",
-       [] { F::adaptive_avg_pool2d(ones({1, 1, 4, 4}), {2, -1}); },
+       [] {
+         F::adaptive_avg_pool2d(ones({1, 1, 4, 4}), {2, -1});
+       },
        {"adaptive_avg_pool2d", "[2, -1]"}},
-      {"adaptive_max_pool2d: 5-D input", [] { F::adaptive_max_pool2d(ones({1, 1, 1, 4, 4}), 2); },
+      {"adaptive_max_pool2d: 5-D input",
+       [] {
+         F::adaptive_max_pool2d(ones({1, 1, 1, 4, 4}), 2);
+       },
        {"adaptive_max_pool2d", "[1, 1, 1, 4, 4]"}},
       {"batch_norm [N, C, H, W]: weight of the wrong channel count",
-       [] { F::batch_norm(ones({2, 3, 4, 4}), {}, {}, ones({4}), {}, true); },
+       [] {
+         F::batch_norm(ones({2, 3, 4, 4}), {}, {}, ones({4}), {}, true);
+       },
        {"batch_norm", "weight", "[3]", "[4]"}},
-      {"BatchNorm2d: channel mismatch", [] { nn::BatchNorm2d(3)(ones({2, 4, 5, 5})); },
+      {"BatchNorm2d: channel mismatch",
+       [] {
+         nn::BatchNorm2d(3)(ones({2, 4, 5, 5}));
+       },
        {"BatchNorm2d(3)", "[N, 3, H, W]", "[2, 4, 5, 5]"}},
-      {"BatchNorm2d: [N, C] input", [] { nn::BatchNorm2d(3)(ones({2, 3})); },
+      {"BatchNorm2d: [N, C] input",
+       [] {
+         nn::BatchNorm2d(3)(ones({2, 3}));
+       },
        {"BatchNorm2d(3)", "[2, 3]"}},
-      {"dropout2d: 2-D input", [] { F::dropout2d(ones({4, 3}), 0.5, true); },
+      {"dropout2d: 2-D input",
+       [] {
+         F::dropout2d(ones({4, 3}), 0.5, true);
+       },
        {"dropout2d", "[4, 3]"}},
       {"Dropout2d: p above 1", [] { nn::Dropout2d(1.5); }, {"Dropout2d", "1.5"}},
-      {"Unflatten: dim out of range", [] { nn::Unflatten(3, {2, 2})(ones({4, 4})); },
+      {"Unflatten: dim out of range",
+       [] {
+         nn::Unflatten(3, {2, 2})(ones({4, 4}));
+       },
        {"Unflatten", "dim 3", "[4, 4]"}},
   });
 }
@@ -543,82 +596,142 @@ BOOST_AUTO_TEST_CASE(pooling_misuse) {
 BOOST_AUTO_TEST_CASE(conv_misuse) {
   run_table({
       {"conv2d: input channels differ from the weight's",
-       [] { F::conv2d(ones({1, 3, 5, 5}), ones({4, 2, 3, 3})); },
+       [] {
+         F::conv2d(ones({1, 3, 5, 5}), ones({4, 2, 3, 3}));
+       },
        {"conv2d", "[4, 2, 3, 3]", "expects 2 input channels", "[1, 3, 5, 5]"}},
       {"conv2d: groups do not divide the input channels",
-       [] { F::conv2d(ones({1, 3, 5, 5}), ones({4, 1, 3, 3}), {}, 1, 0, 1, 2); },
+       [] {
+         F::conv2d(ones({1, 3, 5, 5}), ones({4, 1, 3, 3}), {}, 1, 0, 1, 2);
+       },
        {"conv2d", "groups=2", "input channels (3)"}},
       {"conv2d: groups do not divide the output channels",
-       [] { F::conv2d(ones({1, 4, 5, 5}), ones({3, 2, 3, 3}), {}, 1, 0, 1, 2); },
+       [] {
+         F::conv2d(ones({1, 4, 5, 5}), ones({3, 2, 3, 3}), {}, 1, 0, 1, 2);
+       },
        {"conv2d", "groups=2", "output channels (3)"}},
       {"conv2d: kernel larger than the padded input",
-       [] { F::conv2d(ones({1, 1, 2, 2}), ones({1, 1, 3, 3})); },
+       [] {
+         F::conv2d(ones({1, 1, 2, 2}), ones({1, 1, 3, 3}));
+       },
        {"conv2d", "kernel size (3, 3)", "padded input (2, 2)"}},
       {"conv2d: dilated kernel larger than the padded input",
-       [] { F::conv2d(ones({1, 1, 4, 4}), ones({1, 1, 2, 2}), {}, 1, 0, 4); },
+       [] {
+         F::conv2d(ones({1, 1, 4, 4}), ones({1, 1, 2, 2}), {}, 1, 0, 4);
+       },
        {"conv2d", "dilation (4, 4)", "spans (5, 5)", "padded input (4, 4)"}},
       {"conv2d: negative padding",
-       [] { F::conv2d(ones({1, 1, 4, 4}), ones({1, 1, 2, 2}), {}, 1, {0, -1}); },
+       [] {
+         F::conv2d(ones({1, 1, 4, 4}), ones({1, 1, 2, 2}), {}, 1, {0, -1});
+       },
        {"conv2d", "padding", "(0, -1)"}},
-      {"conv2d: 3-d input", [] { F::conv2d(ones({1, 4, 4}), ones({1, 1, 2, 2})); },
+      {"conv2d: 3-d input",
+       [] {
+         F::conv2d(ones({1, 4, 4}), ones({1, 1, 2, 2}));
+       },
        {"conv2d", "4-d input", "[1, 4, 4]"}},
-      {"conv2d: 3-d weight", [] { F::conv2d(ones({1, 1, 4, 4}), ones({1, 1, 2})); },
+      {"conv2d: 3-d weight",
+       [] {
+         F::conv2d(ones({1, 1, 4, 4}), ones({1, 1, 2}));
+       },
        {"conv2d", "4-d weight", "[1, 1, 2]"}},
-      {"conv2d: zero stride", [] { F::conv2d(ones({1, 1, 4, 4}), ones({1, 1, 2, 2}), {}, {1, 0}); },
+      {"conv2d: zero stride",
+       [] {
+         F::conv2d(ones({1, 1, 4, 4}), ones({1, 1, 2, 2}), {}, {1, 0});
+       },
        {"conv2d", "stride", "(1, 0)"}},
       {"conv2d: \"same\" with stride 2",
-       [] { F::conv2d(ones({1, 1, 4, 4}), ones({1, 1, 3, 3}), {}, 2, "same"); },
+       [] {
+         F::conv2d(ones({1, 1, 4, 4}), ones({1, 1, 3, 3}), {}, 2, "same");
+       },
        {"conv2d", "same", "strided", "(2, 2)"}},
       {"conv2d: unknown padding mode",
-       [] { F::conv2d(ones({1, 1, 4, 4}), ones({1, 1, 3, 3}), {}, 1, "full"); },
+       [] {
+         F::conv2d(ones({1, 1, 4, 4}), ones({1, 1, 3, 3}), {}, 1, "full");
+       },
        {"padding", "\"full\""}},
       {"conv2d: bias of the wrong size",
-       [] { F::conv2d(ones({1, 1, 4, 4}), ones({2, 1, 3, 3}), ones({3})); },
+       [] {
+         F::conv2d(ones({1, 1, 4, 4}), ones({2, 1, 3, 3}), ones({3}));
+       },
        {"conv2d", "bias", "[2]", "[3]"}},
       {"conv2d: weight dtype differs",
-       [] { F::conv2d(ones({1, 1, 4, 4}), ones({1, 1, 3, 3}, kFloat64)); },
+       [] {
+         F::conv2d(ones({1, 1, 4, 4}), ones({1, 1, 3, 3}, kFloat64));
+       },
        {"conv2d", "weight dtype", "float64", "float32"}},
       {"conv2d: integer input",
-       [] { F::conv2d(zeros({1, 1, 4, 4}, kInt64), ones({1, 1, 3, 3})); },
+       [] {
+         F::conv2d(zeros({1, 1, 4, 4}, kInt64), ones({1, 1, 3, 3}));
+       },
        {"conv2d", "floating-point input", "int64"}},
       {"conv1d: input channels differ from the weight's",
-       [] { F::conv1d(ones({2, 3, 8}), ones({4, 2, 3})); },
+       [] {
+         F::conv1d(ones({2, 3, 8}), ones({4, 2, 3}));
+       },
        {"conv1d", "[4, 2, 3]", "[2, 3, 8]"}},
-      {"conv1d: 4-d input", [] { F::conv1d(ones({2, 3, 8, 1}), ones({4, 3, 3})); },
+      {"conv1d: 4-d input",
+       [] {
+         F::conv1d(ones({2, 3, 8, 1}), ones({4, 3, 3}));
+       },
        {"conv1d", "3-d input", "[2, 3, 8, 1]"}},
       {"conv1d: kernel longer than the padded input",
-       [] { F::conv1d(ones({1, 1, 3}), ones({1, 1, 5})); },
+       [] {
+         F::conv1d(ones({1, 1, 3}), ones({1, 1, 5}));
+       },
        {"conv1d", "kernel size (1, 5)", "padded input (1, 3)"}},
       {"conv_transpose2d: output size not positive",
-       [] { F::conv_transpose2d(ones({1, 1, 2, 2}), ones({1, 1, 2, 2}), {}, 1, 3); },
+       [] {
+         F::conv_transpose2d(ones({1, 1, 2, 2}), ones({1, 1, 2, 2}), {}, 1, 3);
+       },
        {"conv_transpose2d", "output size (-3, -3)", "not positive"}},
       {"conv_transpose2d: output_padding not below stride or dilation",
-       [] { F::conv_transpose2d(ones({1, 1, 2, 2}), ones({1, 1, 2, 2}), {}, 2, 0, 2); },
+       [] {
+         F::conv_transpose2d(ones({1, 1, 2, 2}), ones({1, 1, 2, 2}), {}, 2, 0, 2);
+       },
        {"conv_transpose2d", "output_padding (2, 2)", "stride (2, 2)"}},
       {"conv_transpose2d: input channels differ from the weight's",
-       [] { F::conv_transpose2d(ones({1, 3, 2, 2}), ones({2, 1, 2, 2})); },
+       [] {
+         F::conv_transpose2d(ones({1, 3, 2, 2}), ones({2, 1, 2, 2}));
+       },
        {"conv_transpose2d", "[2, 1, 2, 2]", "[1, 3, 2, 2]"}},
       {"conv_transpose2d: groups do not divide the input channels",
-       [] { F::conv_transpose2d(ones({1, 3, 2, 2}), ones({3, 1, 2, 2}), {}, 1, 0, 0, 2); },
+       [] {
+         F::conv_transpose2d(ones({1, 3, 2, 2}), ones({3, 1, 2, 2}), {}, 1, 0, 0, 2);
+       },
        {"conv_transpose2d", "groups=2", "input channels (3)"}},
       {"conv_transpose2d: negative padding",
-       [] { F::conv_transpose2d(ones({1, 1, 2, 2}), ones({1, 1, 2, 2}), {}, 1, -1); },
+       [] {
+         F::conv_transpose2d(ones({1, 1, 2, 2}), ones({1, 1, 2, 2}), {}, 1, -1);
+       },
        {"conv_transpose2d", "padding", "(-1, -1)"}},
       {"conv2d_weight: grad_output of the wrong size",
-       [] { F::conv2d_weight(ones({1, 1, 4, 4}), 3, ones({1, 1, 3, 3})); },
+       [] {
+         F::conv2d_weight(ones({1, 1, 4, 4}), 3, ones({1, 1, 3, 3}));
+       },
        {"conv2d_weight", "[1, 1, 3, 3]", "[1, 1, 2, 2]"}},
-      {"unfold: kernel larger than the padded input", [] { F::unfold(ones({1, 1, 2, 2}), 3); },
+      {"unfold: kernel larger than the padded input",
+       [] {
+         F::unfold(ones({1, 1, 2, 2}), 3);
+       },
        {"unfold", "kernel size (3, 3)", "padded input (2, 2)"}},
       {"fold: rows not a multiple of the kernel size",
-       [] { F::fold(ones({1, 5, 4}), {3, 3}, 2); },
+       [] {
+         F::fold(ones({1, 5, 4}), {3, 3}, 2);
+       },
        {"fold", "5 rows", "(2, 2)"}},
       {"fold: block count does not match the output size",
-       [] { F::fold(ones({1, 4, 5}), {3, 3}, 2); },
+       [] {
+         F::fold(ones({1, 4, 5}), {3, 3}, 2);
+       },
        {"fold", "5 blocks", "(2, 2) = 4"}},
       {"Conv2d: groups do not divide in_channels",
        [] { nn::Conv2d(3, 4, 3, {.groups = 2}); },
        {"Conv2d", "groups=2", "in_channels=3"}},
-      {"Conv2d: zero kernel size", [] { nn::Conv2d(3, 4, {3, 0}); },
+      {"Conv2d: zero kernel size",
+       [] {
+         nn::Conv2d(3, 4, {3, 0});
+       },
        {"Conv2d", "kernel_size", "(3, 0)"}},
       {"Conv2d: input with other channels",
        [] {
@@ -654,35 +767,67 @@ BOOST_AUTO_TEST_CASE(api_misuse) {
 // Selection and recurrent ops and layers (issue 14, helper rnn).
 BOOST_AUTO_TEST_CASE(rnn_misuse) {
   run_table({
-      {"topk: k larger than the dim", [] { topk(ones({2, 3}), 5); }, {"topk", "k (5)", "size 3"}},
-      {"sort: dim out of range", [] { sort(ones({2, 3}), 3); }, {"sort", "3"}},
+      {"topk: k larger than the dim",
+       [] {
+         topk(ones({2, 3}), 5);
+       },
+       {"topk", "k (5)", "size 3"}},
+      {"sort: dim out of range",
+       [] {
+         sort(ones({2, 3}), 3);
+       },
+       {"sort", "3"}},
       {"unbind: 0-dim", [] { unbind(scalar_tensor(1.0)); }, {"unbind", "at least 1 dim"}},
       {"lstm_cell: input width differs from w_ih",
-       [] { lstm_cell(ones({2, 3}), {ones({2, 4}), ones({2, 4})}, ones({16, 5}), ones({16, 4})); },
+       [] {
+         lstm_cell(ones({2, 3}), {ones({2, 4}), ones({2, 4})}, ones({16, 5}), ones({16, 4}));
+       },
        {"lstm_cell", "3 features", "input_size 5"}},
       {"lstm_cell: c undefined",
-       [] { lstm_cell(ones({2, 3}), {ones({2, 4}), Tensor()}, ones({16, 3}), ones({16, 4})); },
+       [] {
+         lstm_cell(ones({2, 3}), {ones({2, 4}), Tensor()}, ones({16, 3}), ones({16, 4}));
+       },
        {"lstm_cell", "c must be defined"}},
       {"gru_cell: w_hh not [3H, H]",
-       [] { gru_cell(ones({2, 3}), ones({2, 4}), ones({12, 3}), ones({12, 5})); },
+       [] {
+         gru_cell(ones({2, 3}), ones({2, 4}), ones({12, 3}), ones({12, 5}));
+       },
        {"gru_cell", "[12, 5]"}},
       {"rnn_tanh_cell: bias of the wrong size",
-       [] { rnn_tanh_cell(ones({2, 3}), ones({2, 4}), ones({4, 3}), ones({4, 4}), ones({5})); },
+       [] {
+         rnn_tanh_cell(ones({2, 3}), ones({2, 4}), ones({4, 3}), ones({4, 4}), ones({5}));
+       },
        {"rnn_tanh_cell", "[4]", "[5]"}},
       {"gru_gates: gx and gh differ",
-       [] { gru_gates(ones({2, 6}), ones({2, 3}), ones({2, 2})); },
+       [] {
+         gru_gates(ones({2, 6}), ones({2, 3}), ones({2, 2}));
+       },
        {"gru_gates", "[2, 6]", "[2, 3]"}},
       {"LSTM: input of the wrong width",
-       [] { nn::LSTM(10, 20)(ones({5, 3, 7})); },
+       [] {
+         nn::LSTM(10, 20)(ones({5, 3, 7}));
+       },
        {"LSTM", "input_size=10", "[5, 3, 7]"}},
       {"GRU: h0 of the wrong shape",
-       [] { nn::GRU(2, 3, {.bidirectional = true}).forward(ones({4, 1, 2}), ones({1, 1, 3})); },
+       [] {
+         nn::GRU(2, 3, {.bidirectional = true}).forward(ones({4, 1, 2}), ones({1, 1, 3}));
+       },
        {"GRU", "h0", "[2, 1, 3]", "[1, 1, 3]"}},
-      {"RNN: 4-d input", [] { nn::RNN(2, 3)(ones({1, 2, 3, 2})); }, {"RNN", "[1, 2, 3, 2]"}},
-      {"LSTM: empty sequence", [] { nn::LSTM(2, 3)(ones({0, 1, 2})); }, {"LSTM", "[0, 1, 2]"}},
+      {"RNN: 4-d input",
+       [] {
+         nn::RNN(2, 3)(ones({1, 2, 3, 2}));
+       },
+       {"RNN", "[1, 2, 3, 2]"}},
+      {"LSTM: empty sequence",
+       [] {
+         nn::LSTM(2, 3)(ones({0, 1, 2}));
+       },
+       {"LSTM", "[0, 1, 2]"}},
       {"LSTM: dropout above 1", [] { nn::LSTM(2, 3, {.dropout = 1.5}); }, {"LSTM", "1.5"}},
       {"LSTMCell: input of the wrong width",
-       [] { nn::LSTMCell(3, 4)(ones({2, 5})); },
+       [] {
+         nn::LSTMCell(3, 4)(ones({2, 5}));
+       },
        {"lstm_cell", "5 features", "input_size 3"}},
   });
 }

@@ -81,6 +81,11 @@ class Node : public GradFn, public std::enable_shared_from_this<Node> {
 // The edge a gradient for `t` flows into (its grad_fn slot, or its leaf accumulator).
 Edge gradient_edge(const Tensor& t);
 
+// Throws unless a hook's result `returned` has the dtype and shape of the gradient `given` it
+// got. `node` is null for a leaf's hook, else the op whose output `output_nr` carries the hook.
+void check_hook_result(const Tensor& given, const Tensor& returned, int id, const Node* node,
+                       std::uint32_t output_nr);
+
 }  // namespace autograd
 
 namespace detail {
@@ -93,6 +98,11 @@ void release_node(std::shared_ptr<autograd::Node>& node) noexcept;
 // t's grad_fn as the engine's node (Tensor::grad_fn() gives users only its GradFn face); a view
 // whose memory changed re-derives it first.
 const std::shared_ptr<autograd::Node>& grad_fn(const Tensor& t);
+// Anomaly mode: whether t (floating point) holds a NaN or an Inf.
+bool has_non_finite(const Tensor& t);
+// Whether this thread is running a node's backward (engine.cpp): the engine then checks the
+// node's gradients itself, naming the node, and forward checks stand aside.
+bool in_backward();
 }  // namespace detail
 
 }  // namespace tg

@@ -27,15 +27,15 @@ inline Tensor broadcast_view(const Tensor& t, const Shape& shape) {
     strides[d] = t.shape()[i] == 1 && shape[d] != 1 ? 0 : t.strides()[i];
   }
   const auto* impl = t.impl();
-  return Tensor(
-      std::make_shared<TensorImpl>(impl->storage, shape, std::move(strides), impl->offset, impl->dtype));
+  return Tensor(std::make_shared<TensorImpl>(impl->storage, shape, std::move(strides), impl->offset,
+                                             impl->dtype));
 }
 
 template <std::size_t N>
 struct LoopPlan {
-  Shape shape;                         // coalesced, innermost last
-  std::array<Shape, N> strides;        // in elements, per operand
-  std::array<std::byte*, N> base{};    // first element of each operand
+  Shape shape;                          // coalesced, innermost last
+  std::array<Shape, N> strides;         // in elements, per operand
+  std::array<std::byte*, N> base{};     // first element of each operand
   std::array<std::int64_t, N> esize{};  // element sizes in bytes
 };
 
@@ -115,8 +115,8 @@ void map_kernel_impl(const Tensor& out, const std::array<const Tensor*, sizeof..
   std::array<const Tensor*, N> ops{&out, ins[I]...};
   const auto plan = make_plan<N>(ops);
   for_each_run<N>(plan, grain,
-                  [&](const std::array<std::byte*, N>& ptr,
-                      const std::array<std::int64_t, N>& st, std::int64_t n) {
+                  [&](const std::array<std::byte*, N>& ptr, const std::array<std::int64_t, N>& st,
+                      std::int64_t n) {
                     Out* o = reinterpret_cast<Out*>(ptr[0]);
                     const std::tuple<const In*...> in{reinterpret_cast<const In*>(ptr[I + 1])...};
                     const bool contiguous = st[0] == 1 && ((st[I + 1] == 1) && ...);

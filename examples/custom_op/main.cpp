@@ -1,7 +1,7 @@
 // A custom op: forward and backward for one struct, used in a small network and verified with
 // the same gradcheck tapegrad uses on itself.
-#include <iostream>
 #include <tapegrad/tapegrad.h>
+#include <iostream>
 
 using namespace tg;
 

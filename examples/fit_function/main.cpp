@@ -1,8 +1,8 @@
 // Fits y = sin(x) on [-pi, pi] with a 1-64-64-1 tanh network, using only tensors and autograd.
+#include <tapegrad/tapegrad.h>
 #include <cmath>
 #include <iostream>
 #include <numbers>
-#include <tapegrad/tapegrad.h>
 
 using namespace tg;
 

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "tapegrad/core/threading.h"
@@ -53,26 +54,14 @@ bool is_pointwise(const ConvGeom& g) {
 #define TG_NO_LIBCALL_LOOPS
 #endif
 
-// One im2col row (kernel offset i, column offset `off`) of one channel plane xc when stride is 1
-// and OW == W ("same"-style padding): the valid output rows then read one contiguous span of
-// the plane, copied in one long loop; the values that wrapped around a row edge fall exactly on
-// the border columns [0, lo) and [hi, OW), zeroed after.
+// im2col and its adjoint col2im are one walk over the kernel taps (channel c, kernel row i,
+// kernel column j), each tap's im2col row against its channel's plane: kToCol copies the plane
+// into the row (padding as zeros), else the row is added into the plane (x zeroed by the caller).
+
+// Zeroes the border columns [0, lo) and [hi, OW) of the output rows [oh0, oh1) of one im2col row.
 template <typename T>
-TG_NO_LIBCALL_LOOPS void im2col_plane_flat(const T* xc, const ConvGeom& g, std::int64_t i,
-                                           std::int64_t off, std::int64_t lo, std::int64_t hi,
-                                           T* row) {
-  std::int64_t oh0, oh1;  // output rows whose input row is inside the image
-  valid_range(i * g.dh - g.ph, 1, g.H, g.OH, oh0, oh1);
-  for (std::int64_t k = 0; k < oh0 * g.OW; ++k) row[k] = T(0);
-  for (std::int64_t k = oh1 * g.OW; k < g.OH * g.OW; ++k) row[k] = T(0);
-  if (oh0 >= oh1) return;
-  T* r = row + oh0 * g.OW;
-  const std::int64_t base = (oh0 - g.ph + i * g.dh) * g.W + off;  // plane index of r[0]
-  const std::int64_t count = (oh1 - oh0) * g.OW;
-  // Only indices that stay inside the valid rows are read; the rest are border columns.
-  const std::int64_t k0 = std::min(count, std::max<std::int64_t>(0, -off));
-  const std::int64_t k1 = std::max(k0, count - std::max<std::int64_t>(0, off));
-  for (std::int64_t k = k0; k < k1; ++k) r[k] = xc[base + k];
+TG_NO_LIBCALL_LOOPS void zero_border_columns(T* row, const ConvGeom& g, std::int64_t oh0,
+                                             std::int64_t oh1, std::int64_t lo, std::int64_t hi) {
   for (std::int64_t oh = oh0; oh < oh1; ++oh) {
     T* rr = row + oh * g.OW;
     for (std::int64_t ow = 0; ow < lo; ++ow) rr[ow] = T(0);
@@ -80,93 +69,111 @@ TG_NO_LIBCALL_LOOPS void im2col_plane_flat(const T* xc, const ConvGeom& g, std::
   }
 }
 
-// One sample [C, H, W] -> col [C * kh * kw, OH * OW] with row stride ld.
-template <typename T>
-TG_NO_LIBCALL_LOOPS void im2col_sample(const T* x, const ConvGeom& g, T* col, std::int64_t ld) {
-  const bool flat = g.sh == 1 && g.sw == 1 && g.OW == g.W;
+// One tap (kernel row i, column offset `off`, valid output columns [lo, hi)) when stride is 1
+// and OW == W ("same"-style padding): the valid output rows then meet one contiguous span of the
+// plane xc, moved in one long loop. The values that wrap around a row edge fall exactly on the
+// border columns: im2col zeroes them after the copy; col2im (which may change the row) zeroes
+// them before adding, so that only zeros land on the wrapped positions.
+template <bool kToCol, typename XP, typename CP>
+TG_NO_LIBCALL_LOOPS void flat_tap(XP xc, CP row, const ConvGeom& g, std::int64_t i,
+                                  std::int64_t off, std::int64_t lo, std::int64_t hi) {
+  using T = std::remove_const_t<std::remove_pointer_t<CP>>;
+  std::int64_t oh0, oh1;  // output rows whose input row is inside the image
+  valid_range(i * g.dh - g.ph, 1, g.H, g.OH, oh0, oh1);
+  if constexpr (kToCol) {
+    for (std::int64_t k = 0; k < oh0 * g.OW; ++k) row[k] = T(0);
+    for (std::int64_t k = oh1 * g.OW; k < g.OH * g.OW; ++k) row[k] = T(0);
+  }
+  if (oh0 >= oh1) return;
+  if constexpr (!kToCol) zero_border_columns(row, g, oh0, oh1, lo, hi);
+  const CP r = row + oh0 * g.OW;
+  const std::int64_t base = (oh0 - g.ph + i * g.dh) * g.W + off;  // plane index of r[0]
+  const std::int64_t count = (oh1 - oh0) * g.OW;
+  // Only indices that stay inside the valid rows are touched; the rest are border columns.
+  const std::int64_t k0 = std::min(count, std::max<std::int64_t>(0, -off));
+  const std::int64_t k1 = std::max(k0, count - std::max<std::int64_t>(0, off));
+  if constexpr (kToCol) {
+    for (std::int64_t k = k0; k < k1; ++k) r[k] = xc[base + k];
+    zero_border_columns(row, g, oh0, oh1, lo, hi);
+  } else {
+    for (std::int64_t k = k0; k < k1; ++k) xc[base + k] += r[k];
+  }
+}
+
+// One tap, any stride: output row by output row.
+template <bool kToCol, typename XP, typename CP>
+TG_NO_LIBCALL_LOOPS void strided_tap(XP xc, CP row, const ConvGeom& g, std::int64_t i,
+                                     std::int64_t off, std::int64_t lo, std::int64_t hi) {
+  using T = std::remove_const_t<std::remove_pointer_t<CP>>;
+  for (std::int64_t oh = 0; oh < g.OH; ++oh) {
+    const CP r = row + oh * g.OW;
+    const std::int64_t ih = oh * g.sh - g.ph + i * g.dh;
+    if (ih < 0 || ih >= g.H) {
+      if constexpr (kToCol)
+        for (std::int64_t ow = 0; ow < g.OW; ++ow) r[ow] = T(0);
+      continue;
+    }
+    const XP xr = xc + ih * g.W + off;
+    if constexpr (kToCol) {
+      for (std::int64_t ow = 0; ow < lo; ++ow) r[ow] = T(0);
+      if (g.sw == 1)
+        for (std::int64_t ow = lo; ow < hi; ++ow) r[ow] = xr[ow];
+      else
+        for (std::int64_t ow = lo; ow < hi; ++ow) r[ow] = xr[ow * g.sw];
+      for (std::int64_t ow = hi; ow < g.OW; ++ow) r[ow] = T(0);
+    } else {
+      if (g.sw == 1)
+        for (std::int64_t ow = lo; ow < hi; ++ow) xr[ow] += r[ow];
+      else
+        for (std::int64_t ow = lo; ow < hi; ++ow) xr[ow * g.sw] += r[ow];
+    }
+  }
+}
+
+// x [C, H, W] and col [C * kh * kw, OH * OW] with row stride ld, tap by tap.
+template <bool kToCol, bool kFlat, typename XP, typename CP>
+TG_NO_LIBCALL_LOOPS void walk_taps(XP x, CP col, std::int64_t ld, const ConvGeom& g) {
   for (std::int64_t c = 0; c < g.C; ++c)
     for (std::int64_t i = 0; i < g.kh; ++i)
       for (std::int64_t j = 0; j < g.kw; ++j) {
-        T* row = col + ((c * g.kh + i) * g.kw + j) * ld;
+        const CP row = col + ((c * g.kh + i) * g.kw + j) * ld;
+        const XP xc = x + c * g.H * g.W;
         const std::int64_t off = j * g.dw - g.pw;
         std::int64_t lo, hi;
         valid_range(off, g.sw, g.W, g.OW, lo, hi);
-        if (flat) {
-          im2col_plane_flat(x + c * g.H * g.W, g, i, off, lo, hi, row);
-          continue;
-        }
-        for (std::int64_t oh = 0; oh < g.OH; ++oh) {
-          T* r = row + oh * g.OW;
-          const std::int64_t ih = oh * g.sh - g.ph + i * g.dh;
-          if (ih < 0 || ih >= g.H) {
-            for (std::int64_t ow = 0; ow < g.OW; ++ow) r[ow] = T(0);
-            continue;
-          }
-          const T* xr = x + (c * g.H + ih) * g.W + off;
-          for (std::int64_t ow = 0; ow < lo; ++ow) r[ow] = T(0);
-          if (g.sw == 1)
-            for (std::int64_t ow = lo; ow < hi; ++ow) r[ow] = xr[ow];
-          else
-            for (std::int64_t ow = lo; ow < hi; ++ow) r[ow] = xr[ow * g.sw];
-          for (std::int64_t ow = hi; ow < g.OW; ++ow) r[ow] = T(0);
-        }
+        if constexpr (kFlat)
+          flat_tap<kToCol>(xc, row, g, i, off, lo, hi);
+        else
+          strided_tap<kToCol>(xc, row, g, i, off, lo, hi);
       }
+}
+
+// Stride 1 and OW == W: each tap's valid output rows meet one contiguous span of the plane.
+bool is_flat(const ConvGeom& g) { return g.sh == 1 && g.sw == 1 && g.OW == g.W; }
+
+// One sample [C, H, W] -> col [C * kh * kw, OH * OW] with row stride ld.
+template <typename T>
+TG_NO_LIBCALL_LOOPS void im2col_sample(const T* x, const ConvGeom& g, T* col, std::int64_t ld) {
+  if (is_flat(g))
+    walk_taps<true, true>(x, col, ld, g);
+  else
+    walk_taps<true, false>(x, col, ld, g);
 }
 
 // The adjoint: adds col [C * kh * kw, OH * OW] into x [C, H, W] (x zeroed by the caller).
 template <typename T>
-void col2im_sample(const T* col, std::int64_t ld, const ConvGeom& g, T* x) {
-  for (std::int64_t c = 0; c < g.C; ++c)
-    for (std::int64_t i = 0; i < g.kh; ++i)
-      for (std::int64_t j = 0; j < g.kw; ++j) {
-        const T* row = col + ((c * g.kh + i) * g.kw + j) * ld;
-        const std::int64_t off = j * g.dw - g.pw;
-        std::int64_t lo, hi;
-        valid_range(off, g.sw, g.W, g.OW, lo, hi);
-        for (std::int64_t oh = 0; oh < g.OH; ++oh) {
-          const std::int64_t ih = oh * g.sh - g.ph + i * g.dh;
-          if (ih < 0 || ih >= g.H) continue;
-          const T* r = row + oh * g.OW;
-          T* xr = x + (c * g.H + ih) * g.W + off;
-          if (g.sw == 1)
-            for (std::int64_t ow = lo; ow < hi; ++ow) xr[ow] += r[ow];
-          else
-            for (std::int64_t ow = lo; ow < hi; ++ow) xr[ow * g.sw] += r[ow];
-        }
-      }
+TG_NO_LIBCALL_LOOPS void col2im_sample(const T* col, std::int64_t ld, const ConvGeom& g, T* x) {
+  walk_taps<false, false>(x, col, ld, g);
 }
 
-// col2im of a scratch buffer, which it may change: when stride is 1 and OW == W, the border
-// columns (whose values belong to padding) are zeroed first, and then each kernel tap's valid
-// rows add into the plane as one contiguous span (the zeros land on the wrapped positions).
+// col2im of a scratch buffer, which it may change: when flat, the border columns (whose values
+// belong to padding) are zeroed first, and each tap's valid rows add as one span.
 template <typename T>
 TG_NO_LIBCALL_LOOPS void col2im_scratch_sample(T* col, std::int64_t ld, const ConvGeom& g, T* x) {
-  if (!(g.sh == 1 && g.sw == 1 && g.OW == g.W)) {
-    col2im_sample(col, ld, g, x);
-    return;
-  }
-  for (std::int64_t c = 0; c < g.C; ++c)
-    for (std::int64_t i = 0; i < g.kh; ++i)
-      for (std::int64_t j = 0; j < g.kw; ++j) {
-        T* row = col + ((c * g.kh + i) * g.kw + j) * ld;
-        const std::int64_t off = j * g.dw - g.pw;
-        std::int64_t lo, hi, oh0, oh1;
-        valid_range(off, 1, g.W, g.OW, lo, hi);
-        valid_range(i * g.dh - g.ph, 1, g.H, g.OH, oh0, oh1);
-        if (oh0 >= oh1) continue;
-        for (std::int64_t oh = oh0; oh < oh1; ++oh) {
-          T* rr = row + oh * g.OW;
-          for (std::int64_t ow = 0; ow < lo; ++ow) rr[ow] = T(0);
-          for (std::int64_t ow = hi; ow < g.OW; ++ow) rr[ow] = T(0);
-        }
-        const T* r = row + oh0 * g.OW;
-        T* xc = x + c * g.H * g.W;
-        const std::int64_t base = (oh0 - g.ph + i * g.dh) * g.W + off;
-        const std::int64_t count = (oh1 - oh0) * g.OW;
-        const std::int64_t k0 = std::min(count, std::max<std::int64_t>(0, -off));
-        const std::int64_t k1 = std::max(k0, count - std::max<std::int64_t>(0, off));
-        for (std::int64_t k = k0; k < k1; ++k) xc[base + k] += r[k];
-      }
+  if (is_flat(g))
+    walk_taps<false, true>(x, col, ld, g);
+  else
+    col2im_sample<T>(col, ld, g, x);
 }
 
 // Runs body(n0, n1) over samples in blocks of `grain`. The workspaces are per thread, so a thread
@@ -190,27 +197,34 @@ std::int64_t sample_grain(double macs_per_sample) {
                                 static_cast<std::int64_t>(want / std::max(macs_per_sample, 1.0)));
 }
 
+// Runs per_sample(n, col) for every sample n < N, in tasks of sample_grain samples, with the
+// thread's im2col workspace `col` ([groups * K, L]; null when `pointwise`, which needs none).
+template <typename T, typename F>
+void for_samples_with_col(std::int64_t N, const ConvGeom& g, bool pointwise, F&& per_sample) {
+  const std::int64_t K = g.rows(), L = g.cols();
+  for_samples(N, sample_grain(static_cast<double>(g.O * K * L)),
+              [&](std::int64_t n0, std::int64_t n1) {
+                T* col = pointwise ? nullptr : workspace<T>(0, K * g.groups * L);
+                for (std::int64_t n = n0; n < n1; ++n) per_sample(n, col);
+              });
+}
+
 template <typename T>
 void forward_typed(const T* x, const T* w, const T* b, T* y, std::int64_t N, const ConvGeom& g) {
   const std::int64_t K = g.rows(), L = g.cols(), Og = g.O / g.groups;
   const std::int64_t in_size = g.C * g.H * g.W, out_size = g.O * L;
   const bool pointwise = is_pointwise(g);
-  for_samples(N, sample_grain(static_cast<double>(g.O * K * L)),
-              [&](std::int64_t n0, std::int64_t n1) {
-                T* col = pointwise ? nullptr : workspace<T>(0, K * g.groups * L);
-                for (std::int64_t n = n0; n < n1; ++n) {
-                  const T* xn = x + n * in_size;
-                  T* yn = y + n * out_size;
-                  if (!pointwise) im2col_sample(xn, g, col, L);
-                  const T* src = pointwise ? xn : col;
-                  if (b)
-                    for (std::int64_t o = 0; o < g.O; ++o)
-                      std::fill(yn + o * L, yn + (o + 1) * L, b[o]);
-                  for (std::int64_t gi = 0; gi < g.groups; ++gi)
-                    gemm<T>(false, false, Og, L, K, T(1), w + gi * Og * K, K, src + gi * K * L, L,
-                            b ? T(1) : T(0), yn + gi * Og * L, L);
-                }
-              });
+  for_samples_with_col<T>(N, g, pointwise, [&](std::int64_t n, T* col) {
+    const T* xn = x + n * in_size;
+    T* yn = y + n * out_size;
+    if (!pointwise) im2col_sample(xn, g, col, L);
+    const T* src = pointwise ? xn : col;
+    if (b)
+      for (std::int64_t o = 0; o < g.O; ++o) std::fill(yn + o * L, yn + (o + 1) * L, b[o]);
+    for (std::int64_t gi = 0; gi < g.groups; ++gi)
+      gemm<T>(false, false, Og, L, K, T(1), w + gi * Og * K, K, src + gi * K * L, L,
+              b ? T(1) : T(0), yn + gi * Og * L, L);
+  });
 }
 
 template <typename T>
@@ -219,25 +233,21 @@ void input_grad_typed(const T* gy, const T* w, const T* b, T* gx, std::int64_t N
   const std::int64_t K = g.rows(), L = g.cols(), Og = g.O / g.groups;
   const std::int64_t in_size = g.C * g.H * g.W, out_size = g.O * L;
   const bool pointwise = is_pointwise(g);
-  for_samples(N, sample_grain(static_cast<double>(g.O * K * L)),
-              [&](std::int64_t n0, std::int64_t n1) {
-                T* col = pointwise ? nullptr : workspace<T>(0, K * g.groups * L);
-                for (std::int64_t n = n0; n < n1; ++n) {
-                  const T* gyn = gy + n * out_size;
-                  T* gxn = gx + n * in_size;
-                  T* dst = pointwise ? gxn : col;
-                  for (std::int64_t gi = 0; gi < g.groups; ++gi)
-                    gemm<T>(true, false, K, L, Og, T(1), w + gi * Og * K, K, gyn + gi * Og * L, L,
-                            T(0), dst + gi * K * L, L);
-                  if (!pointwise) {
-                    std::fill(gxn, gxn + in_size, T(0));
-                    col2im_scratch_sample(col, L, g, gxn);
-                  }
-                  if (b)
-                    for (std::int64_t c = 0; c < g.C; ++c)
-                      for (std::int64_t i = 0; i < g.H * g.W; ++i) gxn[c * g.H * g.W + i] += b[c];
-                }
-              });
+  for_samples_with_col<T>(N, g, pointwise, [&](std::int64_t n, T* col) {
+    const T* gyn = gy + n * out_size;
+    T* gxn = gx + n * in_size;
+    T* dst = pointwise ? gxn : col;
+    for (std::int64_t gi = 0; gi < g.groups; ++gi)
+      gemm<T>(true, false, K, L, Og, T(1), w + gi * Og * K, K, gyn + gi * Og * L, L, T(0),
+              dst + gi * K * L, L);
+    if (!pointwise) {
+      std::fill(gxn, gxn + in_size, T(0));
+      col2im_scratch_sample(col, L, g, gxn);
+    }
+    if (b)
+      for (std::int64_t c = 0; c < g.C; ++c)
+        for (std::int64_t i = 0; i < g.H * g.W; ++i) gxn[c * g.H * g.W + i] += b[c];
+  });
 }
 
 // Blocks of samples for the weight gradient: a fixed count from N alone (never from the thread
@@ -284,6 +294,15 @@ void on_dtype(Dtype dt, F&& f) {
     f(float{});
   else
     f(double{});
+}
+
+// f(n) for every sample n < N, in tasks of about 64K of the `values` each sample moves.
+template <typename F>
+void each_sample(std::int64_t N, std::int64_t values, F&& f) {
+  detail::parallel_for(N, std::max<std::int64_t>(1, 65536 / std::max<std::int64_t>(values, 1)),
+                       [&](std::int64_t n0, std::int64_t n1) {
+                         for (std::int64_t n = n0; n < n1; ++n) f(n);
+                       });
 }
 
 }  // namespace
@@ -356,11 +375,9 @@ Tensor im2col(const Tensor& x, const ConvGeom& g) {
     using T = decltype(tag);
     const T* xp = x.data_ptr<T>();
     T* cp = cols.data_ptr<T>();
-    detail::parallel_for(N, std::max<std::int64_t>(1, 65536 / std::max<std::int64_t>(rows * L, 1)),
-                         [&](std::int64_t n0, std::int64_t n1) {
-                           for (std::int64_t n = n0; n < n1; ++n)
-                             im2col_sample(xp + n * g.C * g.H * g.W, g, cp + n * rows * L, L);
-                         });
+    each_sample(N, rows * L, [&](std::int64_t n) {
+      im2col_sample(xp + n * g.C * g.H * g.W, g, cp + n * rows * L, L);
+    });
   });
   return cols;
 }
@@ -372,11 +389,9 @@ Tensor col2im(const Tensor& cols, const ConvGeom& g) {
     using T = decltype(tag);
     const T* cp = cols.data_ptr<T>();
     T* xp = x.data_ptr<T>();
-    detail::parallel_for(N, std::max<std::int64_t>(1, 65536 / std::max<std::int64_t>(rows * L, 1)),
-                         [&](std::int64_t n0, std::int64_t n1) {
-                           for (std::int64_t n = n0; n < n1; ++n)
-                             col2im_sample(cp + n * rows * L, L, g, xp + n * g.C * g.H * g.W);
-                         });
+    each_sample(N, rows * L, [&](std::int64_t n) {
+      col2im_sample(cp + n * rows * L, L, g, xp + n * g.C * g.H * g.W);
+    });
   });
   return x;
 }
