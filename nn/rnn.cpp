@@ -121,6 +121,16 @@ std::vector<Tensor> RNNBase::run(const Tensor& input, const Tensor& h0, const Te
     for (std::int64_t dir = 0; dir < D; ++dir) {
       const std::vector<Tensor>& w = all_weights[layer * D + dir];
       const std::size_t k = static_cast<std::size_t>(layer * D + dir);
+      if (mode_ == Mode::LSTM) {
+        // The whole layer is one node (ops/lstm_sequence.cpp).
+        const LSTMSequence r = lstm_layer(
+            x, {h_init.empty() ? Tensor() : h_init[k], c_init.empty() ? Tensor() : c_init[k]}, w[0],
+            w[1], w[2], w[3], dir == 1);
+        outputs.push_back(r.output);
+        h_n.push_back(r.state.h);
+        c_n.push_back(r.state.c);
+        continue;
+      }
       Tensor h = h_init.empty() ? zeros({B, H}, dtype) : h_init[k];
       Tensor c = c_init.empty() ? zeros({B, H}, dtype) : c_init[k];
       // x W_ih^T for every step in one GEMM; for RNN and LSTM both biases join it (GRU keeps

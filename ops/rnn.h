@@ -34,6 +34,19 @@ LSTMState lstm_gates(const Tensor& gates, const Tensor& c);
 // gx = x W_ih^T + b_ih and gh = h W_hh^T + b_hh, both [B, 3H]; h: [B, H].
 Tensor gru_gates(const Tensor& gx, const Tensor& gh, const Tensor& h);
 
+// One LSTM layer over a whole sequence (what nn::LSTM runs per layer and direction) as one
+// recorded node: x [T, B, input_size], state (h0, c0) [B, H] each (zeros when undefined); with
+// `reverse` the steps run from T-1 down to 0. Returns the h of every step [T, B, H] (in time
+// order) and the final state. Backward runs the gate recurrence, then one GEMM each for dW_hh,
+// dW_ih and dx over all steps; under create_graph it is written in differentiable ops.
+struct LSTMSequence {
+  Tensor output;
+  LSTMState state;
+};
+LSTMSequence lstm_layer(const Tensor& x, const LSTMState& state, const Tensor& w_ih,
+                        const Tensor& w_hh, const Tensor& b_ih = {}, const Tensor& b_hh = {},
+                        bool reverse = false);
+
 // The slices of x along dim, like torch.unbind, as one recorded node whose backward stacks the
 // gradients (one pass, where T separate select views would each scatter into a zero tensor of
 // x's full size). Deliberate difference: the slices are contiguous copies, not views.

@@ -297,3 +297,26 @@ BOOST_AUTO_TEST_CASE(cnn_training_agrees_on_one_and_two_threads) {
   check_same(loss == -1, "CNN training loss " + std::to_string(loss));
   check_same(weight == -1, "CNN trained weight element " + std::to_string(weight));
 }
+
+// The char_lm LSTM's layer op (ops/lstm_sequence.cpp) at a size whose GEMMs split into panels
+// and whose gate kernels split into row tasks: outputs and every gradient, bit for bit.
+BOOST_AUTO_TEST_CASE(lstm_layer_agrees_on_one_and_two_threads) {
+  RestoreThreads restore;
+  manual_seed(17);
+  const Tensor x = randn({4, 64, 128}).requires_grad_();
+  const Tensor wi = randn({1024, 128}).requires_grad_(), wh = randn({1024, 256}).requires_grad_();
+  const Tensor b = randn({1024}).requires_grad_(), wy = randn({4, 64, 256});
+  auto run = [&](int threads, bool reverse) {
+    set_num_threads(threads);
+    const LSTMSequence r = lstm_layer(x, {}, wi, wh * 0.05, b, b, reverse);
+    std::vector<Tensor> out = grad({(r.output * wy).sum() + r.state.c.sum()}, {x, wi, wh, b});
+    out.push_back(r.output);
+    return out;
+  };
+  const char* names[] = {"lstm_layer dx", "lstm_layer dW_ih", "lstm_layer dW_hh",
+                         "lstm_layer dbias", "lstm_layer output"};
+  for (bool reverse : {false, true}) {
+    const auto one = run(1, reverse), two = run(2, reverse);
+    for (std::size_t k = 0; k < one.size(); ++k) check_same(equal(one[k], two[k]), names[k]);
+  }
+}

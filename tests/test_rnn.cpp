@@ -369,3 +369,78 @@ BOOST_AUTO_TEST_CASE(misuse_names_the_expected_shapes) {
                       }),
                       "lstm_gates: expected gates [B, 4H] and c [B, H], got [2, 7] and [2, 2]"));
 }
+
+// ---- the whole-sequence layer op ----
+
+// lstm_layer (one node per layer) against the same recurrence run with lstm_cell per step:
+// outputs, final states and every gradient, forward and reverse, with and without states/biases.
+BOOST_AUTO_TEST_CASE(lstm_layer_matches_lstm_cell_step_by_step) {
+  manual_seed(4);
+  const std::int64_t T = 4, B = 3, I = 5, H = 6;
+  for (bool reverse : {false, true}) {
+    for (bool full : {true, false}) {  // initial states and biases, or neither
+      auto leaf = [](const Shape& s) { return randn(s, kFloat64).requires_grad_(); };
+      // A transposed input, as nn::LSTM passes with batch_first.
+      const Tensor x = leaf({B, T, I}), xt = x.transpose(0, 1);
+      const Tensor h0 = full ? leaf({B, H}) : Tensor(), c0 = full ? leaf({B, H}) : Tensor();
+      const Tensor wi = leaf({4 * H, I}), wh = leaf({4 * H, H});
+      const Tensor bi = full ? leaf({4 * H}) : Tensor(), bh = full ? leaf({4 * H}) : Tensor();
+      const LSTMSequence got = lstm_layer(xt, {h0, c0}, wi, wh, bi, bh, reverse);
+      LSTMState s{full ? h0 : zeros({B, H}, kFloat64), full ? c0 : zeros({B, H}, kFloat64)};
+      std::vector<Tensor> hs(T);
+      for (std::int64_t k = 0; k < T; ++k) {
+        const std::int64_t t = reverse ? T - 1 - k : k;
+        s = lstm_cell(xt.select(0, t), s, wi, wh, bi, bh);
+        hs[static_cast<std::size_t>(t)] = s.h;
+      }
+      const Tensor want = stack(hs, 0);
+      check_close(got.output, want.contiguous().to_vector<double>(), 1e-12);
+      check_close(got.state.h, s.h.to_vector<double>(), 1e-12);
+      check_close(got.state.c, s.c.to_vector<double>(), 1e-12);
+      const Tensor wy = randn({T, B, H}, kFloat64), wc = randn({B, H}, kFloat64);
+      std::vector<Tensor> wrt{x, wi, wh};
+      if (full) wrt.insert(wrt.end(), {h0, c0, bi, bh});
+      const auto g1 = grad({sum(got.output * wy + got.state.h * 2.0 + got.state.c * wc)}, wrt);
+      const auto g2 = grad({sum(want * wy + s.h * 2.0 + s.c * wc)}, wrt);
+      for (std::size_t k = 0; k < g1.size(); ++k)
+        check_close(g1[k], g2[k].contiguous().to_vector<double>(), 1e-11);
+    }
+  }
+}
+
+// Only the final state used (output gradient undefined), in float32 against float64.
+BOOST_AUTO_TEST_CASE(lstm_layer_float32_and_final_state_only) {
+  manual_seed(5);
+  const Tensor x = randn({3, 2, 4}), wi = randn({12, 4}).requires_grad_(),
+               wh = randn({12, 3}).requires_grad_();
+  const LSTMSequence r = lstm_layer(x, {}, wi, wh, {}, {}, true);
+  const Tensor x64 = x.to(kFloat64), wi64 = wi.detach().to(kFloat64).requires_grad_(),
+               wh64 = wh.detach().to(kFloat64).requires_grad_();
+  const LSTMSequence r64 = lstm_layer(x64, {}, wi64, wh64, {}, {}, true);
+  check_close(r.output, r64.output.to_vector<double>(), 1e-5);
+  const auto g = grad({sum(r.state.h)}, {wi, wh});
+  const auto g64 = grad({sum(r64.state.h)}, {wi64, wh64});
+  for (std::size_t k = 0; k < g.size(); ++k) check_close(g[k], g64[k].to_vector<double>(), 1e-4);
+}
+
+BOOST_AUTO_TEST_CASE(lstm_layer_errors_name_the_shapes) {
+  BOOST_TEST(contains(error_of([&] {
+                        lstm_layer(zeros({5, 3, 7}), {}, zeros({8, 10}), zeros({8, 2}));
+                      }),
+                      "lstm_layer: input has 7 features but w_ih expects input_size 10"));
+  BOOST_TEST(
+      contains(error_of([&] {
+                 lstm_layer(zeros({5, 7}), {}, zeros({8, 7}), zeros({8, 2}));
+               }),
+               "lstm_layer: expected input of shape [T, B, input_size] with T >= 1, got [5, 7]"));
+  BOOST_TEST(contains(
+      error_of([&] {
+        lstm_layer(zeros({5, 3, 7}), {zeros({3, 3}), zeros({3, 2})}, zeros({8, 7}), zeros({8, 2}));
+      }),
+      "lstm_layer: expected states of shape [3, 2] for input [5, 3, 7], got [3, 3]"));
+  BOOST_TEST(contains(
+      error_of([&] {
+        lstm_layer(zeros({5, 3, 7}), {}, zeros({8, 7}), zeros({6, 2}));
+      }),
+      "lstm_layer: expected w_ih [4*H, input_size] and w_hh [4*H, H], got [8, 7] and [6, 2]"));
+}

@@ -67,5 +67,14 @@ TG_OP_SAMPLES(rnn_modules) {
   };
 }
 
+// The whole-sequence LSTM layer (one node per layer and direction), weights as inputs.
+TG_OP_SAMPLES(rnn_lstm_layer) {
+  return {
+      {"lstm_layer", "biases, initial states", [](const In& x) { auto r = lstm_layer(x[0], {x[1], x[2]}, x[3], x[4], x[5], x[6]); return cat({r.output.flatten(), r.state.h.flatten(), r.state.c.flatten() * 1.5}); }, [] { return In{rnd({3, 2, 3}), rnd({2, 2}), rnd({2, 2}), rnd({8, 3}), rnd({8, 2}), rnd({8}), rnd({8})}; }},
+      {"lstm_layer", "reverse, no bias, zero states, non-contiguous input", [](const In& x) { auto r = lstm_layer(x[0].transpose(0, 1), {}, x[1], x[2], {}, {}, true); return cat({r.output.flatten(), r.state.c.flatten()}); }, [] { return In{rnd({2, 3, 2}), rnd({8, 2}), rnd({8, 2})}; }},
+      {"lstm_layer", "final h only, one bias", [](const In& x) { return lstm_layer(x[0], {x[1], x[2]}, x[3], x[4], x[5]).state.h; }, [] { return In{rnd({2, 1, 2}), rnd({1, 3}), rnd({1, 3}), rnd({12, 2}), rnd({12, 3}), rnd({12})}; }},
+  };
+}
+
 // clang-format on
 }  // namespace tg::sweep
