@@ -830,7 +830,9 @@ BOOST_AUTO_TEST_CASE(rnn_misuse) {
        },
        {"lstm_cell", "5 features", "input_size 3"}},
       {"lstm_layer: input width differs from w_ih",
-       [] { lstm_layer(ones({4, 2, 3}), {}, ones({16, 5}), ones({16, 4})); },
+       [] {
+         lstm_layer(ones({4, 2, 3}), {}, ones({16, 5}), ones({16, 4}));
+       },
        {"lstm_layer", "3 features", "input_size 5"}},
       {"lstm_layer: c0 of the wrong shape",
        [] {
@@ -838,7 +840,9 @@ BOOST_AUTO_TEST_CASE(rnn_misuse) {
        },
        {"lstm_layer", "[2, 4]", "[1, 4]"}},
       {"lstm_layer: float64 bias with float32 input",
-       [] { lstm_layer(ones({4, 2, 3}), {}, ones({16, 3}), ones({16, 4}), ones({16}, kFloat64)); },
+       [] {
+         lstm_layer(ones({4, 2, 3}), {}, ones({16, 3}), ones({16, 4}), ones({16}, kFloat64));
+       },
        {"lstm_layer", "float32", "float64"}},
   });
 }
