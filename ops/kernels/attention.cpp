@@ -37,10 +37,41 @@ Mats mats_of(const Tensor& in) {
   return m;
 }
 
-// y[0, n) += a * x[0, n): the loops every product below is made of (they vectorize).
+// Lanes of one accumulator block: a cache line of T. Every product below is out[0, len) =
+// sum over c < C of a[c * a_stride] * m[c * ld + 0, len), summed in blocks of kW outputs held in
+// registers (a row accumulated in memory instead waits on a store and a load per term), so m
+// must be readable (padded) up to len rounded up to kW.
 template <typename T>
-inline void axpy(T* __restrict y, const T* __restrict x, T a, std::int64_t n) {
-  for (std::int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+inline constexpr std::int64_t kW = 64 / sizeof(T);
+
+std::int64_t padded(std::int64_t n, std::int64_t w) { return (n + w - 1) / w * w; }
+
+template <typename T>
+void row_times_mat(const T* a, std::int64_t a_stride, const T* m, std::int64_t ld, std::int64_t C,
+                   std::int64_t len, T scale, T* out) {
+  constexpr std::int64_t W = kW<T>;
+  for (std::int64_t j0 = 0; j0 < len; j0 += W) {
+    T acc[W] = {};
+    for (std::int64_t c = 0; c < C; ++c) {
+      const T av = a[c * a_stride];
+      const T* mr = m + c * ld + j0;
+      for (std::int64_t w = 0; w < W; ++w) acc[w] += av * mr[w];
+    }
+    const std::int64_t n = std::min(W, len - j0);
+    for (std::int64_t w = 0; w < n; ++w) out[j0 + w] = acc[w] * scale;
+  }
+}
+
+// dst [rows, ld] (zero-padded columns) = src rows (row stride rs), or its transpose into
+// dst [cols, ld] when `transpose`.
+template <typename T>
+void pack(const T* src, std::int64_t rs, std::int64_t rows, std::int64_t cols, bool transpose,
+          std::int64_t ld, T* dst) {
+  const std::int64_t out_rows = transpose ? cols : rows;
+  std::fill(dst, dst + out_rows * ld, T(0));
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t c = 0; c < cols; ++c)
+      (transpose ? dst[c * ld + r] : dst[r * ld + c]) = src[r * rs + c];
 }
 
 // Matrices per task: about 64K multiply-adds each.
@@ -51,19 +82,33 @@ std::int64_t grain_of(std::int64_t tq, std::int64_t tk, std::int64_t d) {
 struct Dims {
   std::int64_t tq, tk, d, dv;
   bool causal;
-  std::int64_t keys(std::int64_t i) const { return causal ? std::min(i + 1, tk) : tk; }
+  std::int64_t keys(std::int64_t i) const { return causal ? std::min(i + 1, n_keys()) : tk; }
+  std::int64_t n_keys() const { return tk; }
+  std::int64_t first_query(std::int64_t j) const { return causal ? j : 0; }  // first i seeing j
+};
+
+// Scratch of one task, sized once per task.
+template <typename T>
+struct Scratch {
+  std::int64_t tkp, dp, dvp;
+  std::vector<T> a, b, c, d;
+  explicit Scratch(const Dims& n)
+      : tkp(padded(n.tk, kW<T>)), dp(padded(n.d, kW<T>)), dvp(padded(n.dv, kW<T>)) {}
 };
 
 template <typename T>
 void forward_one(const T* q, std::int64_t qs, const T* k, std::int64_t ks, const T* v,
-                 std::int64_t vs, T* o, T* p, const Dims& n, T scale, T* kt) {
-  for (std::int64_t j = 0; j < n.tk; ++j)  // k transposed: rows of scores are axpys over keys
-    for (std::int64_t c = 0; c < n.d; ++c) kt[c * n.tk + j] = k[j * ks + c];
+                 std::int64_t vs, T* o, T* p, const Dims& n, T scale, Scratch<T>& s) {
+  s.a.resize(static_cast<std::size_t>(n.d * s.tkp));
+  s.b.resize(static_cast<std::size_t>(n.tk * s.dvp));
+  T* kt = s.a.data();  // k^T [d, tkp]
+  T* vp = s.b.data();  // v [tk, dvp]
+  pack(k, ks, n.tk, n.d, true, s.tkp, kt);
+  pack(v, vs, n.tk, n.dv, false, s.dvp, vp);
   for (std::int64_t i = 0; i < n.tq; ++i) {
     const std::int64_t len = n.keys(i);
     T* pr = p + i * n.tk;
-    std::fill(pr, pr + n.tk, T(0));
-    for (std::int64_t c = 0; c < n.d; ++c) axpy(pr, kt + c * n.tk, q[i * qs + c] * scale, len);
+    row_times_mat(q + i * qs, 1, kt, s.tkp, n.d, len, scale, pr);
     T m = -std::numeric_limits<T>::infinity();
     for (std::int64_t j = 0; j < len; ++j) m = std::max(m, pr[j]);
     double total = 0.0;
@@ -73,39 +118,43 @@ void forward_one(const T* q, std::int64_t qs, const T* k, std::int64_t ks, const
     }
     const T inv = static_cast<T>(1.0 / total);
     for (std::int64_t j = 0; j < len; ++j) pr[j] *= inv;
-    T* orow = o + i * n.dv;
-    std::fill(orow, orow + n.dv, T(0));
-    for (std::int64_t j = 0; j < len; ++j) axpy(orow, v + j * vs, pr[j], n.dv);
+    std::fill(pr + len, pr + n.tk, T(0));
+    row_times_mat(pr, 1, vp, s.dvp, len, n.dv, T(1), o + i * n.dv);
   }
 }
 
 // dP = g v^T, dS = P (dP - rowsum(P dP)) * scale, gq = dS k, gk = dS^T q, gv = P^T g.
 template <typename T>
 void backward_one(const T* g, const T* q, std::int64_t qs, const T* k, std::int64_t ks, const T* v,
-                  std::int64_t vs, const T* p, T* gq, T* gk, T* gv, const Dims& n, T scale, T* vt,
-                  T* ds) {
-  for (std::int64_t j = 0; j < n.tk; ++j)
-    for (std::int64_t c = 0; c < n.dv; ++c) vt[c * n.tk + j] = v[j * vs + c];
-  std::fill(gk, gk + n.tk * n.d, T(0));
-  std::fill(gv, gv + n.tk * n.dv, T(0));
+                  std::int64_t vs, const T* p, T* gq, T* gk, T* gv, const Dims& n, T scale,
+                  Scratch<T>& s) {
+  s.a.resize(static_cast<std::size_t>(std::max(n.dv * s.tkp, n.tq * s.dp)));
+  s.b.resize(static_cast<std::size_t>(std::max(n.tk * s.dp, n.tq * s.dvp)));
+  s.c.resize(static_cast<std::size_t>(n.tq * s.tkp));
+  T* vt = s.a.data();  // v^T [dv, tkp], later q [tq, dp]
+  T* kp = s.b.data();  // k [tk, dp], later g [tq, dvp]
+  T* ds = s.c.data();  // dS [tq, tkp]
+  pack(v, vs, n.tk, n.dv, true, s.tkp, vt);
+  pack(k, ks, n.tk, n.d, false, s.dp, kp);
   for (std::int64_t i = 0; i < n.tq; ++i) {
     const std::int64_t len = n.keys(i);
     const T* pr = p + i * n.tk;
-    const T* gr = g + i * n.dv;
-    std::fill(ds, ds + len, T(0));
-    for (std::int64_t c = 0; c < n.dv; ++c) axpy(ds, vt + c * n.tk, gr[c], len);
+    T* dr = ds + i * s.tkp;
+    row_times_mat(g + i * n.dv, 1, vt, s.tkp, n.dv, len, T(1), dr);
     double delta = 0.0;
-    for (std::int64_t j = 0; j < len; ++j) delta += static_cast<double>(pr[j] * ds[j]);
+    for (std::int64_t j = 0; j < len; ++j) delta += static_cast<double>(pr[j] * dr[j]);
     const T dl = static_cast<T>(delta);
-    for (std::int64_t j = 0; j < len; ++j) ds[j] = pr[j] * (ds[j] - dl) * scale;
-    T* gqr = gq + i * n.d;
-    std::fill(gqr, gqr + n.d, T(0));
-    const T* qr = q + i * qs;
-    for (std::int64_t j = 0; j < len; ++j) {
-      axpy(gqr, k + j * ks, ds[j], n.d);
-      axpy(gk + j * n.d, qr, ds[j], n.d);
-      axpy(gv + j * n.dv, gr, pr[j], n.dv);
-    }
+    for (std::int64_t j = 0; j < len; ++j) dr[j] = pr[j] * (dr[j] - dl) * scale;
+    row_times_mat(dr, 1, kp, s.dp, len, n.d, T(1), gq + i * n.d);
+  }
+  T* qp = s.a.data();
+  T* gp = s.b.data();
+  pack(q, qs, n.tq, n.d, false, s.dp, qp);
+  pack(g, n.dv, n.tq, n.dv, false, s.dvp, gp);
+  for (std::int64_t j = 0; j < n.tk; ++j) {  // column j of dS and P: the queries that saw key j
+    const std::int64_t i0 = n.first_query(j), rows = std::max<std::int64_t>(n.tq - i0, 0);
+    row_times_mat(ds + i0 * s.tkp + j, s.tkp, qp + i0 * s.dp, s.dp, rows, n.d, T(1), gk + j * n.d);
+    row_times_mat(p + i0 * n.tk + j, n.tk, gp + i0 * s.dvp, s.dvp, rows, n.dv, T(1), gv + j * n.dv);
   }
 }
 
@@ -124,12 +173,12 @@ std::pair<Tensor, Tensor> attention_forward(const Tensor& q, const Tensor& k, co
     T *op = out.data_ptr<T>(), *pp = probs.data_ptr<T>();
     detail::parallel_for(
         nb, grain_of(n.tq, n.tk, std::max(n.d, n.dv)), [&](std::int64_t b0, std::int64_t b1) {
-          std::vector<T> kt(static_cast<std::size_t>(n.d * n.tk));
+          Scratch<T> scratch(n);
           for (std::int64_t b = b0; b < b1; ++b) {
             const auto i = static_cast<std::size_t>(b);
             forward_one(qp + mq.start[i], mq.row_stride, kp + mk.start[i], mk.row_stride,
                         vp + mv.start[i], mv.row_stride, op + b * n.tq * n.dv, pp + b * n.tq * n.tk,
-                        n, static_cast<T>(scale), kt.data());
+                        n, static_cast<T>(scale), scratch);
           }
         });
   });
@@ -151,14 +200,13 @@ std::array<Tensor, 3> attention_backward(const Tensor& g, const Tensor& q, const
     T *gqp = gq.data_ptr<T>(), *gkp = gk.data_ptr<T>(), *gvp = gv.data_ptr<T>();
     detail::parallel_for(
         nb, grain_of(n.tq, n.tk, std::max(n.d, n.dv)), [&](std::int64_t b0, std::int64_t b1) {
-          std::vector<T> vt(static_cast<std::size_t>(n.dv * n.tk)),
-              ds(static_cast<std::size_t>(n.tk));
+          Scratch<T> scratch(n);
           for (std::int64_t b = b0; b < b1; ++b) {
             const auto i = static_cast<std::size_t>(b);
             backward_one(gp + b * n.tq * n.dv, qp + mq.start[i], mq.row_stride, kp + mk.start[i],
                          mk.row_stride, vp + mv.start[i], mv.row_stride, pp + b * n.tq * n.tk,
                          gqp + b * n.tq * n.d, gkp + b * n.tk * n.d, gvp + b * n.tk * n.dv, n,
-                         static_cast<T>(scale), vt.data(), ds.data());
+                         static_cast<T>(scale), scratch);
           }
         });
   });
