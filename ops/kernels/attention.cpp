@@ -1,6 +1,7 @@
 #include "tapegrad/ops/kernels/attention.h"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -37,29 +38,54 @@ Mats mats_of(const Tensor& in) {
   return m;
 }
 
-// Lanes of one accumulator block: a cache line of T. Every product below is out[0, len) =
-// sum over c < C of a[c * a_stride] * m[c * ld + 0, len), summed in blocks of kW outputs held in
-// registers (a row accumulated in memory instead waits on a store and a load per term), so m
-// must be readable (padded) up to len rounded up to kW.
+// Lanes of one accumulator block: a cache line of T. Every product below is, for R rows r,
+// out[r][0, len) = scale * sum over c < C of a[r * a_row + c * a_stride] * m[c * ld + 0, len),
+// summed in R x kW blocks held in registers: R independent chains keep the FMA units busy (one
+// row accumulated in memory instead waited on a store and a load per term). m must be readable
+// (zero-padded) up to len rounded up to kW.
 template <typename T>
 inline constexpr std::int64_t kW = 64 / sizeof(T);
+constexpr std::int64_t kRows = 4;
 
 std::int64_t padded(std::int64_t n, std::int64_t w) { return (n + w - 1) / w * w; }
 
-template <typename T>
-void row_times_mat(const T* a, std::int64_t a_stride, const T* m, std::int64_t ld, std::int64_t C,
-                   std::int64_t len, T scale, T* out) {
+template <std::int64_t R, typename T>
+void rows_times_mat(const T* a, std::int64_t a_row, std::int64_t a_stride, const T* m,
+                    std::int64_t ld, std::int64_t C, std::int64_t len, T scale, T* out,
+                    std::int64_t out_row) {
   constexpr std::int64_t W = kW<T>;
+  // GCC's vector type, so each accumulator is one register (left to the auto-vectorizer, the
+  // R x W block was shuffled lane by lane).
+  typedef T Vec __attribute__((vector_size(64)));
   for (std::int64_t j0 = 0; j0 < len; j0 += W) {
-    T acc[W] = {};
+    Vec acc[R];
+    for (std::int64_t r = 0; r < R; ++r) acc[r] = Vec{};
     for (std::int64_t c = 0; c < C; ++c) {
-      const T av = a[c * a_stride];
-      const T* mr = m + c * ld + j0;
-      for (std::int64_t w = 0; w < W; ++w) acc[w] += av * mr[w];
+      Vec mv;
+      std::memcpy(&mv, m + c * ld + j0, sizeof(Vec));
+      for (std::int64_t r = 0; r < R; ++r) acc[r] += a[r * a_row + c * a_stride] * mv;
     }
     const std::int64_t n = std::min(W, len - j0);
-    for (std::int64_t w = 0; w < n; ++w) out[j0 + w] = acc[w] * scale;
+    for (std::int64_t r = 0; r < R; ++r) {
+      T lanes[W];
+      std::memcpy(lanes, &acc[r], sizeof(Vec));
+      for (std::int64_t w = 0; w < n; ++w) out[r * out_row + j0 + w] = lanes[w] * scale;
+    }
   }
+}
+
+// rows_times_mat over `rows` rows: blocks of kRows, then single rows.
+template <typename T>
+void mat_times_mat(std::int64_t rows, const T* a, std::int64_t a_row, std::int64_t a_stride,
+                   const T* m, std::int64_t ld, std::int64_t C, std::int64_t len, T scale, T* out,
+                   std::int64_t out_row) {
+  std::int64_t r = 0;
+  for (; r + kRows <= rows; r += kRows)
+    rows_times_mat<kRows>(a + r * a_row, a_row, a_stride, m, ld, C, len, scale, out + r * out_row,
+                          out_row);
+  for (; r < rows; ++r)
+    rows_times_mat<1>(a + r * a_row, a_row, a_stride, m, ld, C, len, scale, out + r * out_row,
+                      out_row);
 }
 
 // dst [rows, ld] (zero-padded columns) = src rows (row stride rs), or its transpose into
@@ -82,8 +108,7 @@ std::int64_t grain_of(std::int64_t tq, std::int64_t tk, std::int64_t d) {
 struct Dims {
   std::int64_t tq, tk, d, dv;
   bool causal;
-  std::int64_t keys(std::int64_t i) const { return causal ? std::min(i + 1, n_keys()) : tk; }
-  std::int64_t n_keys() const { return tk; }
+  std::int64_t keys(std::int64_t i) const { return causal ? std::min(i + 1, tk) : tk; }
   std::int64_t first_query(std::int64_t j) const { return causal ? j : 0; }  // first i seeing j
 };
 
@@ -105,21 +130,26 @@ void forward_one(const T* q, std::int64_t qs, const T* k, std::int64_t ks, const
   T* vp = s.b.data();  // v [tk, dvp]
   pack(k, ks, n.tk, n.d, true, s.tkp, kt);
   pack(v, vs, n.tk, n.dv, false, s.dvp, vp);
-  for (std::int64_t i = 0; i < n.tq; ++i) {
-    const std::int64_t len = n.keys(i);
-    T* pr = p + i * n.tk;
-    row_times_mat(q + i * qs, 1, kt, s.tkp, n.d, len, scale, pr);
-    T m = -std::numeric_limits<T>::infinity();
-    for (std::int64_t j = 0; j < len; ++j) m = std::max(m, pr[j]);
-    double total = 0.0;
-    for (std::int64_t j = 0; j < len; ++j) {
-      pr[j] = vec::exp(pr[j] - m);
-      total += static_cast<double>(pr[j]);
+  // Blocks of kRows queries: scores up to the block's last key (entries past a row's own keys
+  // are overwritten with 0 after its softmax, so the block's output product may read them).
+  for (std::int64_t i0 = 0; i0 < n.tq; i0 += kRows) {
+    const std::int64_t rows = std::min(kRows, n.tq - i0), len = n.keys(i0 + rows - 1);
+    mat_times_mat(rows, q + i0 * qs, qs, 1, kt, s.tkp, n.d, len, scale, p + i0 * n.tk, n.tk);
+    for (std::int64_t i = i0; i < i0 + rows; ++i) {
+      const std::int64_t own = n.keys(i);
+      T* pr = p + i * n.tk;
+      T m = -std::numeric_limits<T>::infinity();
+      for (std::int64_t j = 0; j < own; ++j) m = std::max(m, pr[j]);
+      double total = 0.0;
+      for (std::int64_t j = 0; j < own; ++j) {
+        pr[j] = vec::exp(pr[j] - m);
+        total += static_cast<double>(pr[j]);
+      }
+      const T inv = static_cast<T>(1.0 / total);
+      for (std::int64_t j = 0; j < own; ++j) pr[j] *= inv;
+      std::fill(pr + own, pr + n.tk, T(0));
     }
-    const T inv = static_cast<T>(1.0 / total);
-    for (std::int64_t j = 0; j < len; ++j) pr[j] *= inv;
-    std::fill(pr + len, pr + n.tk, T(0));
-    row_times_mat(pr, 1, vp, s.dvp, len, n.dv, T(1), o + i * n.dv);
+    mat_times_mat(rows, p + i0 * n.tk, n.tk, 1, vp, s.dvp, len, n.dv, T(1), o + i0 * n.dv, n.dv);
   }
 }
 
@@ -136,25 +166,34 @@ void backward_one(const T* g, const T* q, std::int64_t qs, const T* k, std::int6
   T* ds = s.c.data();  // dS [tq, tkp]
   pack(v, vs, n.tk, n.dv, true, s.tkp, vt);
   pack(k, ks, n.tk, n.d, false, s.dp, kp);
-  for (std::int64_t i = 0; i < n.tq; ++i) {
-    const std::int64_t len = n.keys(i);
-    const T* pr = p + i * n.tk;
-    T* dr = ds + i * s.tkp;
-    row_times_mat(g + i * n.dv, 1, vt, s.tkp, n.dv, len, T(1), dr);
-    double delta = 0.0;
-    for (std::int64_t j = 0; j < len; ++j) delta += static_cast<double>(pr[j] * dr[j]);
-    const T dl = static_cast<T>(delta);
-    for (std::int64_t j = 0; j < len; ++j) dr[j] = pr[j] * (dr[j] - dl) * scale;
-    row_times_mat(dr, 1, kp, s.dp, len, n.d, T(1), gq + i * n.d);
+  for (std::int64_t i0 = 0; i0 < n.tq; i0 += kRows) {
+    const std::int64_t rows = std::min(kRows, n.tq - i0), len = n.keys(i0 + rows - 1);
+    mat_times_mat(rows, g + i0 * n.dv, n.dv, 1, vt, s.tkp, n.dv, len, T(1), ds + i0 * s.tkp, s.tkp);
+    for (std::int64_t i = i0; i < i0 + rows; ++i) {
+      const std::int64_t own = n.keys(i);
+      const T* pr = p + i * n.tk;
+      T* dr = ds + i * s.tkp;
+      double delta = 0.0;
+      for (std::int64_t j = 0; j < own; ++j) delta += static_cast<double>(pr[j] * dr[j]);
+      const T dl = static_cast<T>(delta);
+      for (std::int64_t j = 0; j < own; ++j) dr[j] = pr[j] * (dr[j] - dl) * scale;
+      std::fill(dr + own, dr + s.tkp, T(0));  // masked: read as zeros by the products below
+    }
+    mat_times_mat(rows, ds + i0 * s.tkp, s.tkp, 1, kp, s.dp, len, n.d, T(1), gq + i0 * n.d, n.d);
   }
   T* qp = s.a.data();
   T* gp = s.b.data();
   pack(q, qs, n.tq, n.d, false, s.dp, qp);
   pack(g, n.dv, n.tq, n.dv, false, s.dvp, gp);
-  for (std::int64_t j = 0; j < n.tk; ++j) {  // column j of dS and P: the queries that saw key j
-    const std::int64_t i0 = n.first_query(j), rows = std::max<std::int64_t>(n.tq - i0, 0);
-    row_times_mat(ds + i0 * s.tkp + j, s.tkp, qp + i0 * s.dp, s.dp, rows, n.d, T(1), gk + j * n.d);
-    row_times_mat(p + i0 * n.tk + j, n.tk, gp + i0 * s.dvp, s.dvp, rows, n.dv, T(1), gv + j * n.dv);
+  // Columns of dS and P, kRows keys at a time, over the queries that see the block's first key
+  // (masked entries are 0 in both).
+  for (std::int64_t j0 = 0; j0 < n.tk; j0 += kRows) {
+    const std::int64_t keys = std::min(kRows, n.tk - j0);
+    const std::int64_t i0 = std::min(n.first_query(j0), n.tq), rows = n.tq - i0;
+    mat_times_mat(keys, ds + i0 * s.tkp + j0, 1, s.tkp, qp + i0 * s.dp, s.dp, rows, n.d, T(1),
+                  gk + j0 * n.d, n.d);
+    mat_times_mat(keys, p + i0 * n.tk + j0, 1, n.tk, gp + i0 * s.dvp, s.dvp, rows, n.dv, T(1),
+                  gv + j0 * n.dv, n.dv);
   }
 }
 
