@@ -155,9 +155,9 @@ void forward_one(const T* q, std::int64_t qs, const T* k, std::int64_t ks, const
 
 // dP = g v^T, dS = P (dP - rowsum(P dP)) * scale, gq = dS k, gk = dS^T q, gv = P^T g.
 template <typename T>
-void backward_one(const T* g, const T* q, std::int64_t qs, const T* k, std::int64_t ks, const T* v,
-                  std::int64_t vs, const T* p, T* gq, T* gk, T* gv, const Dims& n, T scale,
-                  Scratch<T>& s) {
+void backward_one(const T* g, std::int64_t gs, const T* q, std::int64_t qs, const T* k,
+                  std::int64_t ks, const T* v, std::int64_t vs, const T* p, T* gq, T* gk, T* gv,
+                  const Dims& n, T scale, Scratch<T>& s) {
   s.a.resize(static_cast<std::size_t>(std::max(n.dv * s.tkp, n.tq * s.dp)));
   s.b.resize(static_cast<std::size_t>(std::max(n.tk * s.dp, n.tq * s.dvp)));
   s.c.resize(static_cast<std::size_t>(n.tq * s.tkp));
@@ -168,7 +168,7 @@ void backward_one(const T* g, const T* q, std::int64_t qs, const T* k, std::int6
   pack(k, ks, n.tk, n.d, false, s.dp, kp);
   for (std::int64_t i0 = 0; i0 < n.tq; i0 += kRows) {
     const std::int64_t rows = std::min(kRows, n.tq - i0), len = n.keys(i0 + rows - 1);
-    mat_times_mat(rows, g + i0 * n.dv, n.dv, 1, vt, s.tkp, n.dv, len, T(1), ds + i0 * s.tkp, s.tkp);
+    mat_times_mat(rows, g + i0 * gs, gs, 1, vt, s.tkp, n.dv, len, T(1), ds + i0 * s.tkp, s.tkp);
     for (std::int64_t i = i0; i < i0 + rows; ++i) {
       const std::int64_t own = n.keys(i);
       const T* pr = p + i * n.tk;
@@ -184,7 +184,7 @@ void backward_one(const T* g, const T* q, std::int64_t qs, const T* k, std::int6
   T* qp = s.a.data();
   T* gp = s.b.data();
   pack(q, qs, n.tq, n.d, false, s.dp, qp);
-  pack(g, n.dv, n.tq, n.dv, false, s.dvp, gp);
+  pack(g, gs, n.tq, n.dv, false, s.dvp, gp);
   // Columns of dS and P, kRows keys at a time, over the queries that see the block's first key
   // (masked entries are 0 in both).
   for (std::int64_t j0 = 0; j0 < n.tk; j0 += kRows) {
@@ -228,24 +228,25 @@ std::array<Tensor, 3> attention_backward(const Tensor& g, const Tensor& q, const
                                          const Tensor& v, const Tensor& probs, double scale,
                                          bool causal) {
   const Mats mq = mats_of(q), mk = mats_of(k), mv = mats_of(v);
-  const Tensor gc = g.contiguous(), pc = probs.contiguous();
+  const Mats mg = mats_of(g);
+  const Tensor pc = probs.contiguous();
   const Dims n{q.size(-2), k.size(-2), q.size(-1), v.size(-1), causal};
   const auto nb = static_cast<std::int64_t>(mq.start.size());
   Tensor gq = empty(q.shape(), q.dtype()), gk = empty(k.shape(), k.dtype()),
          gv = empty(v.shape(), v.dtype());
   dispatch_floating(q.dtype(), "scaled_dot_product_attention", [&]<typename T>() {
     const T *qp = mq.t.data_ptr<T>(), *kp = mk.t.data_ptr<T>(), *vp = mv.t.data_ptr<T>();
-    const T *gp = gc.data_ptr<T>(), *pp = pc.data_ptr<T>();
+    const T *gp = mg.t.data_ptr<T>(), *pp = pc.data_ptr<T>();
     T *gqp = gq.data_ptr<T>(), *gkp = gk.data_ptr<T>(), *gvp = gv.data_ptr<T>();
     detail::parallel_for(
         nb, grain_of(n.tq, n.tk, std::max(n.d, n.dv)), [&](std::int64_t b0, std::int64_t b1) {
           Scratch<T> scratch(n);
           for (std::int64_t b = b0; b < b1; ++b) {
             const auto i = static_cast<std::size_t>(b);
-            backward_one(gp + b * n.tq * n.dv, qp + mq.start[i], mq.row_stride, kp + mk.start[i],
-                         mk.row_stride, vp + mv.start[i], mv.row_stride, pp + b * n.tq * n.tk,
-                         gqp + b * n.tq * n.d, gkp + b * n.tk * n.d, gvp + b * n.tk * n.dv, n,
-                         static_cast<T>(scale), scratch);
+            backward_one(gp + mg.start[i], mg.row_stride, qp + mq.start[i], mq.row_stride,
+                         kp + mk.start[i], mk.row_stride, vp + mv.start[i], mv.row_stride,
+                         pp + b * n.tq * n.tk, gqp + b * n.tq * n.d, gkp + b * n.tk * n.d,
+                         gvp + b * n.tk * n.dv, n, static_cast<T>(scale), scratch);
           }
         });
   });
