@@ -69,18 +69,15 @@ std::pair<Tensor, Tensor> MultiheadAttention::forward(const Tensor& query, const
   const std::int64_t B = q_in.size(0), T = q_in.size(1), S = k_in.size(1), E = embed_dim,
                      H = num_heads;
 
-  Tensor q, k, v;
+  // Three products with row blocks of in_proj_weight, for self-attention too: chunks of one
+  // [B, T, 3E] product would each send a zero-filled [B, T, 3E] gradient back to be summed,
+  // while slices of the weight send back only weight-sized ones.
   const Tensor& b = in_proj_bias;
-  if (query.is_same(key) && key.is_same(value)) {  // self-attention: one GEMM
-    auto qkv = chunk(F::linear(q_in, in_proj_weight, b), 3, -1);
-    q = qkv[0], k = qkv[1], v = qkv[2];
-  } else {
-    auto part = [&](const Tensor& x, std::int64_t i) {
-      return F::linear(x, in_proj_weight.slice(0, i * E, (i + 1) * E),
-                       b.defined() ? b.slice(0, i * E, (i + 1) * E) : Tensor());
-    };
-    q = part(q_in, 0), k = part(k_in, 1), v = part(v_in, 2);
-  }
+  auto part = [&](const Tensor& x, std::int64_t i) {
+    return F::linear(x, in_proj_weight.slice(0, i * E, (i + 1) * E),
+                     b.defined() ? b.slice(0, i * E, (i + 1) * E) : Tensor());
+  };
+  Tensor q = part(q_in, 0), k = part(k_in, 1), v = part(v_in, 2);
   auto heads = [&](const Tensor& x, std::int64_t len) {
     return x.reshape({B, len, H, head_dim}).transpose(1, 2);  // [B, H, len, head_dim]
   };

@@ -1,6 +1,13 @@
-// tril/triu and scaled dot-product attention. Attention is composed from matmul, softmax,
-// masked_fill and dropout, so its gradients (and double backward) are theirs; tril/triu have a
-// small kernel whose backward is the same op on the gradient.
+// tril/triu and scaled dot-product attention; tril/triu have a small kernel whose backward is
+// the same op on the gradient. Attention without a mask (plain or causal) and without dropout is
+// one fused node (ops/kernels/attention.cpp: the causal case skips the masked half), whose
+// backward has two paths, as layer_norm's does:
+//   - plain backward (grad mode off while it runs): the fused backward kernel from the saved
+//     probabilities;
+//   - create_graph (grad mode on): the gradient written in differentiable ops from q, k and v,
+//     so attention differentiates twice. gradgradcheck covers this path.
+// With a mask or dropout attention is composed from matmul, softmax, masked_fill and dropout,
+// so its gradients (and double backward) are theirs.
 #include <cmath>
 #include <limits>
 
@@ -9,8 +16,10 @@
 #include "tapegrad/ops/comparison.h"
 #include "tapegrad/ops/elementwise.h"
 #include "tapegrad/ops/indexing.h"
+#include "tapegrad/ops/kernels/attention.h"
 #include "tapegrad/ops/linalg.h"
 #include "tapegrad/ops/nn_functional.h"
+#include "tapegrad/ops/reduction.h"
 #include "tapegrad/ops/sequence.h"
 #include "tapegrad/ops/shape.h"
 
@@ -60,6 +69,36 @@ Tensor triu(const Tensor& x, std::int64_t diagonal) { return triangle("triu", x,
 
 namespace tg::nn::functional {
 
+namespace {
+
+// softmax(q k^T * scale [causal]) v as one node; see the top of the file for its two backwards.
+Tensor fused_attention(const Tensor& q, const Tensor& k, const Tensor& v, double scale,
+                       bool causal) {
+  auto [y, probs] = kernels::attention_forward(q.detach(), k.detach(), v.detach(), scale, causal);
+  return record("scaled_dot_product_attention", {q, k, v}, y, {q, k, v, probs},
+                [scale, causal](const Tensor& g, const Saved& s) {
+                  const Tensor q = s[0], k = s[1], v = s[2];
+                  if (!GradMode::is_enabled()) {
+                    auto [gq, gk, gv] =
+                        kernels::attention_backward(g, q, k, v, s[3], scale, causal);
+                    return grads{gq, gk, gv};
+                  }
+                  // create_graph: the probabilities again, from q and k in differentiable ops.
+                  Tensor scores = matmul(q, k.transpose(-2, -1)) * scale;
+                  if (causal)
+                    scores = masked_fill(scores, triu(ones({q.size(-2), k.size(-2)}, kUInt8), 1),
+                                         -std::numeric_limits<double>::infinity());
+                  const Tensor p = softmax(scores, -1);
+                  const Tensor dp = matmul(g, v.transpose(-2, -1));
+                  const Tensor ds = p * (dp - sum(p * dp, {-1}, true)) * scale;
+                  return grads{s.needs_grad(0) ? matmul(ds, k) : Tensor(),
+                               s.needs_grad(1) ? matmul(ds.transpose(-2, -1), q) : Tensor(),
+                               s.needs_grad(2) ? matmul(p.transpose(-2, -1), g) : Tensor()};
+                });
+}
+
+}  // namespace
+
 bool is_boolean_mask(const Tensor& mask) {
   // The one place that knows which dtypes hold boolean masks: bool, and uint8 as PyTorch 1.13
   // still accepts it.
@@ -106,8 +145,10 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
   Shape scores_shape = q.shape();
   scores_shape.back() = Tk;
   const double scale = o.scale.value_or(1.0 / std::sqrt(static_cast<double>(q.size(-1))));
-  Tensor scores = matmul(q, k.transpose(-2, -1)) * scale;
   const double inf = std::numeric_limits<double>::infinity();
+  if (!o.attn_mask.defined() && o.dropout_p == 0.0 && Tk > 0 && q.numel() > 0 && v.numel() > 0)
+    return fused_attention(q, k, v, scale, o.is_causal);
+  Tensor scores = matmul(q, k.transpose(-2, -1)) * scale;
   if (o.is_causal) {
     scores = masked_fill(scores, triu(ones({Tq, Tk}, kUInt8), 1), -inf);
   } else if (o.attn_mask.defined()) {

@@ -335,3 +335,47 @@ BOOST_AUTO_TEST_CASE(seq_misuse) {
        {"row 0", "zero"}},
   });
 }
+
+// Without a mask attention runs the fused kernel (causal: only the lower triangle). It must
+// agree with the composed path (forced here by the same causal mask given as a boolean
+// attn_mask) in values and gradients, its create_graph backward with its fused backward, and it
+// must give the same bits on 1 and 2 threads.
+BOOST_AUTO_TEST_CASE(fused_attention_matches_composed_and_is_thread_independent) {
+  manual_seed(11);
+  // Head views as MultiheadAttention makes them: [B, T, H, D] storage read as [B, H, T, D].
+  const Tensor ql = randn({2, 5, 3, 4}, kFloat64).requires_grad_();
+  const Tensor kl = randn({2, 5, 3, 4}, kFloat64).requires_grad_();
+  const Tensor vl = randn({2, 5, 3, 6}, kFloat64).requires_grad_();
+  const Tensor q = ql.transpose(1, 2), k = kl.transpose(1, 2), v = vl.transpose(1, 2);
+  const Tensor g = randn({2, 3, 5, 6}, kFloat64);
+  const Tensor lower = tril(ones({5, 5}, kUInt8));
+  for (const bool causal : {false, true}) {
+    const Tensor fused = F::scaled_dot_product_attention(q, k, v, {.is_causal = causal});
+    const Tensor composed = F::scaled_dot_product_attention(
+        q, k, v, {.attn_mask = causal ? lower : ones({5, 5}, kUInt8)});
+    BOOST_TEST(allclose(fused, composed, 1e-12, 1e-12));
+    const auto gf = grad({fused}, {ql, kl, vl}, {g}, true);
+    const auto gc = grad({composed}, {ql, kl, vl}, {g}, true);
+    const auto gcg = grad({fused}, {ql, kl, vl}, {g.clone().requires_grad_()}, true, true);
+    for (std::size_t i = 0; i < 3; ++i) {
+      BOOST_TEST(allclose(gf[i], gc[i], 1e-12, 1e-12), "causal " << causal << " input " << i);
+      BOOST_TEST(allclose(gf[i], gcg[i], 1e-12, 1e-12), "causal " << causal << " input " << i);
+    }
+  }
+
+  // float32 at the char_lm model's head size, many heads (several tasks per thread).
+  RestoreThreads restore;
+  const Tensor q32 = randn({4, 4, 32, 32}).requires_grad_();
+  const Tensor k32 = randn({4, 4, 32, 32}).requires_grad_();
+  const Tensor v32 = randn({4, 4, 32, 32}).requires_grad_();
+  const Tensor g32 = randn({4, 4, 32, 32});
+  std::vector<std::vector<Tensor>> results;
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    const Tensor y = F::scaled_dot_product_attention(q32, k32, v32, {.is_causal = true});
+    auto r = grad({y}, {q32, k32, v32}, {g32});
+    r.push_back(y.detach());
+    results.push_back(r);
+  }
+  for (std::size_t i = 0; i < 4; ++i) BOOST_TEST(equal(results[0][i], results[1][i]));
+}

@@ -18,6 +18,7 @@
 
 #include <tapegrad/core/blas_info.h>
 
+#include "char_gpt.h"
 #include "char_lstm.h"
 #include "gemm_bound.h"
 #include "tapegrad_side.h"
@@ -131,6 +132,24 @@ int main(int argc, char** argv) {
                 torch_ms, tg_ms / torch_ms);
     std::fflush(stdout);
     if (only.size() == 1 && only[0] == "char_lstm") return 0;
+  }
+
+  // char_gpt (helper gpt): LibTorch at its faster thread setting, tapegrad on tg_threads.
+  if (only.empty() || std::find(only.begin(), only.end(), "char_gpt") != only.end()) {
+    const CharBatches batches = make_char_gpt_batches(23, 99);
+    double torch_ms = 1e30;
+    for (const ThreadConfig& c :
+         {ThreadConfig{1, 1}, ThreadConfig{cores, 1}, ThreadConfig{1, cores}}) {
+      apply(c);
+      torch_ms = std::min(torch_ms, torch_char_gpt_step_ms(batches));
+    }
+    apply({1, 1});
+    tapegrad_set_threads(tg_threads);
+    const double tg_ms = tapegrad_char_gpt_step_ms(batches);
+    std::printf("compare net=char_gpt tapegrad_ms=%.2f libtorch_ms=%.2f ratio=%.3f\n", tg_ms,
+                torch_ms, tg_ms / torch_ms);
+    std::fflush(stdout);
+    if (only.size() == 1 && only[0] == "char_gpt") return 0;
   }
 
   const Data data = load_fashion_mnist(limit);

@@ -107,6 +107,10 @@ TG_OP_SAMPLES(seq_attention) {
       {"multihead_attention", "unbatched, boolean attn_mask, unaveraged weights", [](const In& x) { auto [o, w] = mha(false).forward(x[0], x[1], x[2], {.attn_mask = bools({0, 1, 0, 0, 0, 1}, {2, 3}), .average_attn_weights = false}); return o.sum() + (w * w).sum(); }, [] { return In{rnd({2, 4}), rnd({3, 4}), rnd({3, 4})}; }},
       {"transformer_encoder_layer", "post-LN, relu, key padding", [](const In& x) { return encoder_layer(false)(x[0], {.src_key_padding_mask = bools({0, 0, 1}, {1, 3})}); }, [] { return In{rnd({1, 3, 4})}; }},
       {"transformer_encoder_layer", "pre-LN, gelu, causal", [](const In& x) { return encoder_layer(true)(x[0], {.is_causal = true}); }, [] { return In{rnd({2, 3, 4})}; }},
+      // The fused kernel (no mask, no dropout) on the head views MultiheadAttention passes it:
+      // [B, T, H, D] storage seen as [B, H, T, D], and causal with more queries than keys.
+      {"scaled_dot_product_attention", "causal on transposed head views", [](const In& x) { return F::scaled_dot_product_attention(x[0].transpose(1, 2), x[1].transpose(1, 2), x[2].transpose(1, 2), {.is_causal = true}); }, [] { return In{rnd({2, 3, 2, 2}), rnd({2, 3, 2, 2}), rnd({2, 3, 2, 3})}; }},
+      {"scaled_dot_product_attention", "causal, more queries than keys, scale 0.7", [](const In& x) { return F::scaled_dot_product_attention(x[0], x[1], x[2], {.is_causal = true, .scale = 0.7}); }, [] { return In{rnd({4, 2}), rnd({3, 2}), rnd({3, 2})}; }},
   };
 }
 
