@@ -135,9 +135,9 @@ const std::set<std::string> kNoEdgeCases = {
     "as_strided",
     "CopySlices",  // views and the region write of an in-place op on a view: data movement
     "dropout2d",   // random channel mask times x (a mul, whose edge values are checked)
-    // Sequence ops: embedding moves rows; attention and its modules are compositions of ops
-    // (matmul, softmax, masked_fill, layer_norm, linear) that have their own edge cases.
-    "embedding", "scaled_dot_product_attention", "multihead_attention", "transformer_encoder_layer",
+    // Sequence ops: embedding moves rows; the attention modules are compositions of ops
+    // (scaled_dot_product_attention, layer_norm, linear) that have their own edge cases.
+    "embedding", "multihead_attention", "transformer_encoder_layer",
     "unbind",  // data movement
     "LSTM",    // the layers compose the cells' nodes, whose edge cases are checked
     "GRU", "RNN"};
