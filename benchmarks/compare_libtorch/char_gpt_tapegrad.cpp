@@ -2,9 +2,6 @@
 // nn::TransformerEncoder as examples/char_lm/models.cpp builds it.
 #include <tapegrad/tapegrad.h>
 
-#include <algorithm>
-#include <chrono>
-
 #include "char_gpt.h"
 
 namespace {
@@ -44,9 +41,7 @@ double tapegrad_char_gpt_step_ms(const CharBatches& b) {
   for (auto& p : net.parameters()) (p.dim() >= 2 ? decay : no_decay).push_back(p);
   tg::optim::AdamW opt(decay, {.lr = 2e-3, .betas = {0.9, 0.99}, .weight_decay = 0.1});
   opt.add_param_group(no_decay, {.lr = 2e-3, .betas = {0.9, 0.99}, .weight_decay = 0.0});
-  std::vector<double> ms;
-  for (std::size_t i = 0; i < b.x.size(); ++i) {
-    const auto start = std::chrono::steady_clock::now();
+  return median_step_ms(b, [&](std::size_t i) {
     const tg::Tensor x = tg::from_vector(b.x[i], {b.batch, b.steps});
     const tg::Tensor y = tg::from_vector(b.y[i], {b.batch * b.steps});
     const tg::Tensor loss = tg::nn::functional::cross_entropy(net(x).reshape({-1, kCharVocab}), y);
@@ -54,11 +49,5 @@ double tapegrad_char_gpt_step_ms(const CharBatches& b) {
     loss.backward();
     opt.step();
     (void)loss.item<float>();
-    if (i >= 3)  // warm-up
-      ms.push_back(
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-              .count());
-  }
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
+  });
 }

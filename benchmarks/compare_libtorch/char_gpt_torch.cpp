@@ -3,8 +3,6 @@
 // writes it.
 #include <torch/torch.h>
 
-#include <algorithm>
-#include <chrono>
 #include <cmath>
 
 #include "char_gpt.h"
@@ -83,9 +81,7 @@ double torch_char_gpt_step_ms(const CharBatches& b) {
                       std::make_unique<torch::optim::AdamWOptions>(
                           torch::optim::AdamWOptions(2e-3).betas({0.9, 0.99}).weight_decay(0.0)));
   torch::optim::AdamW opt(std::move(groups), torch::optim::AdamWOptions(2e-3));
-  std::vector<double> ms;
-  for (std::size_t i = 0; i < b.x.size(); ++i) {
-    const auto start = std::chrono::steady_clock::now();
+  return median_step_ms(b, [&](std::size_t i) {
     auto x = torch::from_blob(const_cast<std::int64_t*>(b.x[i].data()), {b.batch, b.steps},
                               torch::kInt64);
     auto y = torch::from_blob(const_cast<std::int64_t*>(b.y[i].data()), {b.batch * b.steps},
@@ -95,11 +91,5 @@ double torch_char_gpt_step_ms(const CharBatches& b) {
     loss.backward();
     opt.step();
     (void)loss.item<float>();
-    if (i >= 3)
-      ms.push_back(
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-              .count());
-  }
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
+  });
 }

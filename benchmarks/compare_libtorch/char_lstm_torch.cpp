@@ -1,9 +1,6 @@
 // The LibTorch side of `compare net=char_lstm` (see char_lstm.h): torch::nn::LSTM.
 #include <torch/torch.h>
 
-#include <algorithm>
-#include <chrono>
-
 #include "char_lstm.h"
 
 namespace {
@@ -29,9 +26,7 @@ double torch_char_lstm_step_ms(const CharBatches& b) {
   torch::manual_seed(1);
   auto net = std::make_shared<CharLSTM>();
   torch::optim::AdamW opt(net->parameters(), torch::optim::AdamWOptions(2e-3));
-  std::vector<double> ms;
-  for (std::size_t i = 0; i < b.x.size(); ++i) {
-    const auto start = std::chrono::steady_clock::now();
+  return median_step_ms(b, [&](std::size_t i) {
     auto x = torch::from_blob(const_cast<std::int64_t*>(b.x[i].data()), {b.batch, b.steps},
                               torch::kInt64);
     auto y = torch::from_blob(const_cast<std::int64_t*>(b.y[i].data()), {b.batch * b.steps},
@@ -41,11 +36,5 @@ double torch_char_lstm_step_ms(const CharBatches& b) {
     loss.backward();
     opt.step();
     (void)loss.item<float>();
-    if (i >= 3)
-      ms.push_back(
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-              .count());
-  }
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
+  });
 }

@@ -116,41 +116,36 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  // char_lstm (helper rnn): LibTorch at its faster thread setting, tapegrad on tg_threads.
-  if (only.empty() || std::find(only.begin(), only.end(), "char_lstm") != only.end()) {
-    const CharBatches batches = make_char_batches(23, 99);
+  // The character models, step by step: LibTorch at its fastest thread setting.
+  const auto wanted = [&](const std::string& net) {
+    return only.empty() || std::find(only.begin(), only.end(), net) != only.end();
+  };
+  const auto compare_char_net = [&](const char* net, const CharBatches& batches,
+                                    double (*torch_step_ms)(const CharBatches&),
+                                    double (*tapegrad_step_ms)(const CharBatches&)) {
     double torch_ms = 1e30;
     for (const ThreadConfig& c :
          {ThreadConfig{1, 1}, ThreadConfig{cores, 1}, ThreadConfig{1, cores}}) {
       apply(c);
-      torch_ms = std::min(torch_ms, torch_char_lstm_step_ms(batches));
+      torch_ms = std::min(torch_ms, torch_step_ms(batches));
     }
     apply({1, 1});
     tapegrad_set_threads(tg_threads);
-    const double tg_ms = tapegrad_char_lstm_step_ms(batches);
-    std::printf("compare net=char_lstm tapegrad_ms=%.2f libtorch_ms=%.2f ratio=%.3f\n", tg_ms,
+    const double tg_ms = tapegrad_step_ms(batches);
+    std::printf("compare net=%s tapegrad_ms=%.2f libtorch_ms=%.2f ratio=%.3f\n", net, tg_ms,
                 torch_ms, tg_ms / torch_ms);
     std::fflush(stdout);
-    if (only.size() == 1 && only[0] == "char_lstm") return 0;
-  }
-
-  // char_gpt (helper gpt): LibTorch at its faster thread setting, tapegrad on tg_threads.
-  if (only.empty() || std::find(only.begin(), only.end(), "char_gpt") != only.end()) {
-    const CharBatches batches = make_char_gpt_batches(23, 99);
-    double torch_ms = 1e30;
-    for (const ThreadConfig& c :
-         {ThreadConfig{1, 1}, ThreadConfig{cores, 1}, ThreadConfig{1, cores}}) {
-      apply(c);
-      torch_ms = std::min(torch_ms, torch_char_gpt_step_ms(batches));
-    }
-    apply({1, 1});
-    tapegrad_set_threads(tg_threads);
-    const double tg_ms = tapegrad_char_gpt_step_ms(batches);
-    std::printf("compare net=char_gpt tapegrad_ms=%.2f libtorch_ms=%.2f ratio=%.3f\n", tg_ms,
-                torch_ms, tg_ms / torch_ms);
-    std::fflush(stdout);
-    if (only.size() == 1 && only[0] == "char_gpt") return 0;
-  }
+  };
+  if (wanted("char_lstm"))
+    compare_char_net("char_lstm", make_char_batches(23, 99, kCharLstmSteps),
+                     torch_char_lstm_step_ms, tapegrad_char_lstm_step_ms);
+  if (wanted("char_gpt"))
+    compare_char_net("char_gpt", make_char_batches(23, 99, kGptContext), torch_char_gpt_step_ms,
+                     tapegrad_char_gpt_step_ms);
+  if (!only.empty() && std::all_of(only.begin(), only.end(), [](const std::string& net) {
+        return net == "char_lstm" || net == "char_gpt";
+      }))
+    return 0;
 
   const Data data = load_fashion_mnist(limit);
   std::mt19937_64 rng(1234);
