@@ -109,13 +109,17 @@ void check_same(bool same, const std::string& what) {
              what << " differs between 1 and 2 threads (BLAS: " << blas_info().kernels << ")");
 }
 
-BOOST_AUTO_TEST_CASE(one_and_two_threads_agree_bit_for_bit) {
-  RestoreThreads restore;
-  const Run one = train(11, 1), two = train(11, 2);
+// Losses and trained weights of two runs, bit for bit; `what` prefixes the messages.
+void check_runs_agree(const Run& one, const Run& two, const std::string& what) {
   const long loss = first_difference(one.losses, two.losses);
   const long weight = first_difference(one.weight_bits, two.weight_bits);
-  check_same(loss == -1, "training loss " + std::to_string(loss));
-  check_same(weight == -1, "trained weight element " + std::to_string(weight));
+  check_same(loss == -1, what + "training loss " + std::to_string(loss));
+  check_same(weight == -1, what + "trained weight element " + std::to_string(weight));
+}
+
+BOOST_AUTO_TEST_CASE(one_and_two_threads_agree_bit_for_bit) {
+  RestoreThreads restore;
+  check_runs_agree(train(11, 1), train(11, 2), "");
 }
 
 // Large single ops on 1 vs 2 threads: names the kernel when the end-to-end check above fails.
@@ -292,10 +296,7 @@ BOOST_AUTO_TEST_CASE(cnn_training_agrees_on_one_and_two_threads) {
   RestoreThreads restore;
   const Run one = train_cnn(13, 1), two = train_cnn(13, 2);
   BOOST_REQUIRE_EQUAL(one.losses.size(), 4u);
-  const long loss = first_difference(one.losses, two.losses);
-  const long weight = first_difference(one.weight_bits, two.weight_bits);
-  check_same(loss == -1, "CNN training loss " + std::to_string(loss));
-  check_same(weight == -1, "CNN trained weight element " + std::to_string(weight));
+  check_runs_agree(one, two, "CNN ");
 }
 
 // The char_lm LSTM's layer op (ops/lstm_sequence.cpp) at a size whose GEMMs split into panels
