@@ -7,6 +7,7 @@
 #include <array>
 #include <atomic>
 #include <cmath>
+#include <limits>
 #include <span>
 
 #include "tapegrad/core/detail/view_tracking.h"
@@ -223,6 +224,10 @@ class AccumulateGrad final : public Node {
  public:
   explicit AccumulateGrad(std::shared_ptr<TensorImpl> leaf) : leaf_(std::move(leaf)) {
     output_meta.push_back({leaf_->shape, leaf_->dtype});
+    // Runs as soon as its gradient is complete (PyTorch gives it the highest sequence number):
+    // .grad and the post-accumulate hooks (DistributedDataParallel's buckets) are ready while
+    // the rest of the backward pass still computes, instead of all at its end.
+    sequence_nr = std::numeric_limits<std::uint64_t>::max();
   }
   std::string_view name() const override { return "AccumulateGrad"; }
 

@@ -235,6 +235,25 @@ BOOST_AUTO_TEST_CASE(a_throwing_hook_propagates_and_leaves_the_hooks_in_place) {
   BOOST_TEST(p.grad().item<float>() == 2.0f);
 }
 
+// A leaf's gradient is accumulated as soon as it is complete, not after the rest of the backward
+// pass (PyTorch runs AccumulateGrad first among the ready nodes): data-parallel reduction of the
+// last layer's gradients then overlaps the backward of the layers before it.
+BOOST_AUTO_TEST_CASE(leaf_gradients_accumulate_as_soon_as_ready) {
+  Tensor w1 = tensor({0.5f, -1.0f}).requires_grad_();
+  Tensor w2 = tensor({2.0f, 3.0f}).requires_grad_();
+  std::vector<std::string> events;
+  w1.register_post_accumulate_grad_hook([&](const Tensor&) { events.push_back("w1"); });
+  w2.register_post_accumulate_grad_hook([&](const Tensor&) { events.push_back("w2"); });
+  Tensor a = (w1 * 1.5).exp();  // the first layer (not the pass's first node)
+  a.register_hook([&](const Tensor&) {
+    events.push_back("a");
+    return Tensor();
+  });
+  ((a.sin() * w2).sum()).backward();
+  BOOST_TEST(events == (std::vector<std::string>{"w2", "a", "w1"}),
+             boost::test_tools::per_element());
+}
+
 // Post-accumulate hooks run after .grad holds the pass's sum (what data-parallel reduction
 // needs), once per backward pass, and can be removed.
 BOOST_AUTO_TEST_CASE(post_accumulate_grad_hook_sees_accumulated_grad) {

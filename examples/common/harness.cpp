@@ -191,7 +191,8 @@ Run::Run(const Options& opts, nn::Module& model, std::string name, LossFn loss_f
 #ifdef TAPEGRAD_EXAMPLES_MPI
   if (world_size() > 1)  // rank 0's weights everywhere; gradients averaged during backward
     ddp_ = std::make_shared<nn::parallel::DistributedDataParallel>(
-        model_, nn::parallel::DistributedDataParallelOptions{.sync_without_forward = true});
+        model_, nn::parallel::DistributedDataParallelOptions{.sync_without_forward = true,
+                                                             .gradient_as_bucket_view = true});
 #endif
   if (rank() != 0) opts_.csv = opts_.plot = "";
   // Same weights everywhere (broadcast above), but each rank its own dropout masks.
@@ -226,12 +227,50 @@ void Run::record(data::DataLoader& loader, const Tensor& loss, const Tensor& log
 }
 
 metrics::Evaluation Run::evaluate(const data::TensorDataset& set) {
+#ifdef TAPEGRAD_EXAMPLES_MPI
+  // Rank 0's batch-norm statistics are the model's (each rank kept its own while training).
+  if (ddp_) static_cast<nn::parallel::DistributedDataParallel&>(*ddp_).broadcast_buffers();
+#endif
   const bool was_training = model_.is_training();
   model_.eval();
-  data::DataLoader loader(set, {.batch_size = 1000, .progress = ProgressMode::Off});
-  auto r = metrics::evaluate(
-      loader, [&](const Tensor& x) { return model_(x); }, loss_fn_);
+  NoGradGuard no_grad;
+  // Batches of 1000; with several ranks each evaluates a contiguous share of the batches and
+  // the per-batch figures are gathered and added in batch order, so the result is the same bits
+  // as one process's.
+  constexpr std::int64_t kBatch = 1000;
+  const std::int64_t batches = (set.size() + kBatch - 1) / kBatch;
+  const std::int64_t W = world_size(), per_rank = (batches + W - 1) / W;
+  const std::int64_t first = std::min(batches, rank() * per_rank);
+  const std::int64_t last = std::min(batches, first + per_rank);
+  // Row k: loss * samples, correct, samples of this rank's k-th batch (zeros past its last).
+  std::vector<double> rows(static_cast<std::size_t>(per_rank) * 3, 0.0);
+  data::DataLoader loader(set.slice(first * kBatch, last * kBatch),
+                          {.batch_size = kBatch, .progress = ProgressMode::Off});
+  double* row = rows.data();
+  for (auto& [x, y] : loader) {
+    const Tensor out = model_(x);
+    const auto n = static_cast<double>(y.size(0));
+    row[0] = loss_fn_ ? loss_fn_(out, y).item<double>() * n : 0.0;
+    row[1] = static_cast<double>(metrics::correct(out, y));
+    row[2] = n;
+    row += 3;
+  }
+#ifdef TAPEGRAD_EXAMPLES_MPI
+  if (W > 1) rows = distributed::all_gather(from_vector(rows)).to_vector<double>();
+#endif
+  double loss_sum = 0.0, hits = 0.0, samples = 0.0;
+  for (std::size_t k = 0; k < rows.size(); k += 3) {
+    loss_sum += rows[k];
+    hits += rows[k + 1];
+    samples += rows[k + 2];
+  }
   model_.train(was_training);
+  metrics::Evaluation r;
+  r.samples = static_cast<std::int64_t>(samples);
+  if (r.samples > 0) {
+    r.accuracy = hits / samples;
+    r.loss = loss_fn_ ? loss_sum / samples : 0.0;
+  }
   return r;
 }
 

@@ -103,7 +103,8 @@ class Run {
               const tg::Tensor& targets);
 
   // The model's loss and accuracy on `set`, in eval() mode under no_grad (the mode it was in is
-  // restored after).
+  // restored after). Under mpirun each rank evaluates a share of the batches with rank 0's
+  // batch-norm statistics; the figures are the same bits as one process's.
   tg::metrics::Evaluation evaluate(const tg::data::TensorDataset& set);
 
   // Ends an epoch: evaluates on the validation set (or the test set), logs train/eval loss and

@@ -79,6 +79,7 @@ struct DistributedDataParallel::Reducer {
   std::size_t next_launch = 0;
   bool require_sync = true;   // false under no_sync()
   bool auto_prepare = false;  // options.sync_without_forward
+  bool as_view = false;       // options.gradient_as_bucket_view
   bool prepared = false;      // a synchronised forward ran; its backward will reduce
   bool started = false;       // at least one gradient of this iteration arrived
   double wait_seconds = 0;
@@ -125,10 +126,10 @@ struct DistributedDataParallel::Reducer {
         const Tensor& p = params[b.params[k]];
         Tensor slot = b.flat.narrow(0, b.offsets[k], p.numel());
         const Tensor g = p.grad();
-        if (g.defined())
+        if (!g.defined())
+          slot.zero_();                            // unused here; another rank may have used it
+        else if (g.raw_data() != slot.raw_data())  // not already the bucket view
           slot.copy_(g.reshape({p.numel()}));
-        else
-          slot.zero_();  // unused here; another rank may have used it
       }
       b.work = distributed::all_reduce_async(b.flat, distributed::ReduceOp::Avg);
     }
@@ -144,7 +145,10 @@ struct DistributedDataParallel::Reducer {
         const Tensor& p = params[b.params[k]];
         Tensor avg = b.flat.narrow(0, b.offsets[k], p.numel()).view(p.shape());
         Tensor g = p.grad();
-        if (g.defined())
+        if (g.defined() && g.raw_data() == avg.raw_data()) continue;  // in place already
+        if (as_view)
+          p.set_grad(avg);
+        else if (g.defined())
           g.copy_(avg);
         else
           p.set_grad(avg.clone());
@@ -180,16 +184,14 @@ DistributedDataParallel::DistributedDataParallel(Module& module,
       Tensor t = p.detach();
       distributed::broadcast(t, 0);
     }
-    for (auto& b : module.buffers()) {
-      Tensor t = b.detach();
-      distributed::broadcast(t, 0);
-    }
   }
+  broadcast_buffers();
 
   // Buckets over the trainable parameters in reverse registration order: backward produces
   // the last layer's gradients first.
   auto& r = *reducer_;
   r.auto_prepare = options.sync_without_forward;
+  r.as_view = options.gradient_as_bucket_view;
   auto named = module.named_parameters();
   for (auto it = named.rbegin(); it != named.rend(); ++it) {
     if (!it->second.requires_grad()) continue;
@@ -238,13 +240,7 @@ DistributedDataParallel::~DistributedDataParallel() {
 Tensor DistributedDataParallel::forward(const Tensor& input) {
   auto& r = *reducer_;
   if (r.prepared && r.started) throw Error(r.unfinished());
-  if (is_training() && options_.broadcast_buffers && world_.world_size() > 1) {
-    NoGradGuard guard;
-    for (auto& b : module_.buffers()) {
-      Tensor t = b.detach();
-      distributed::broadcast(t, 0);
-    }
-  }
+  if (is_training() && options_.broadcast_buffers) broadcast_buffers();
   Tensor out = module_.forward(input);
   if (!r.require_sync || !GradMode::is_enabled() || !out.requires_grad()) {
     r.prepared = false;
@@ -269,6 +265,15 @@ Tensor DistributedDataParallel::forward(const Tensor& input) {
   }
   r.prepare(unused);
   return out;
+}
+
+void DistributedDataParallel::broadcast_buffers() {
+  if (world_.world_size() == 1) return;
+  NoGradGuard guard;
+  for (auto& b : module_.buffers()) {
+    Tensor t = b.detach();
+    distributed::broadcast(t, 0);
+  }
 }
 
 std::int64_t DistributedDataParallel::num_buckets() const {

@@ -22,8 +22,7 @@
 // accumulates the same N micro-batches in rank order and divides the gradients by N, and every
 // rank holds the same weights.
 //
-// Deliberate differences from PyTorch: there is no gradient-as-bucket-view (gradients are
-// copied into buckets and back), and buffers are broadcast from rank 0 at every training-mode
+// Deliberate difference from PyTorch: buffers are broadcast from rank 0 at every training-mode
 // forward (PyTorch's broadcast_buffers=True default) but never between.
 #include <cstdint>
 #include <memory>
@@ -47,6 +46,11 @@ struct DistributedDataParallelOptions {
   // parameter must receive a gradient in every backward. The examples' harness uses it to make
   // an unchanged program data-parallel under mpirun.
   bool sync_without_forward = false;
+  // Leave each reduced gradient in its bucket: .grad becomes a view of the bucket instead of a
+  // copy (PyTorch's option of the same name), which saves a copy of every gradient per step.
+  // The bucket is refilled by the next backward, so a .grad kept from an earlier step changes
+  // with it; zero_grad() and gradient accumulation work as usual.
+  bool gradient_as_bucket_view = false;
 };
 
 class DistributedDataParallel : public Module {
@@ -73,6 +77,11 @@ class DistributedDataParallel : public Module {
     bool prev_;
   };
   [[nodiscard]] NoSyncGuard no_sync() { return NoSyncGuard(*this); }
+
+  // Copies rank 0's buffers (batch norm's running statistics) to every rank: what a training
+  // forward does with broadcast_buffers; call it before evaluating on several ranks when the
+  // forward passes did not go through this wrapper.
+  void broadcast_buffers();
 
   std::int64_t num_buckets() const;
   // Seconds backward spent waiting for reductions after its last gradient was ready, summed

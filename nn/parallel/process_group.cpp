@@ -3,6 +3,7 @@
 #include <mpi.h>
 
 #include <algorithm>
+#include <array>
 #include <climits>
 #include <cmath>
 #include <exception>
@@ -154,53 +155,53 @@ int checked_count(Kind kind, std::int64_t n) {
   return static_cast<int>(n);
 }
 
-// dst[k] = op(dst[k], src[k]) for n elements of dtype d.
-void combine(Dtype d, ReduceOp op, void* dst, const void* src, std::int64_t n) {
+// dst[k] = op(a[k], b[k]) for n elements of dtype d (dst may be a or b), for a sum then divided
+// by `divide_by` (Avg's last step, in the same pass). The order of a and b matters even for a
+// sum: it decides which NaN payload survives, and max(+0, -0) keeps a.
+void combine(Dtype d, ReduceOp op, void* dst, const void* a_, const void* b_, std::int64_t n,
+             int divide_by = 1) {
   dispatch(d, [&]<typename T>() {
-    T* a = static_cast<T*>(dst);
-    const T* b = static_cast<const T*>(src);
+    T* out = static_cast<T*>(dst);
+    const T* a = static_cast<const T*>(a_);
+    const T* b = static_cast<const T*>(b_);
     switch (op) {
       case ReduceOp::Sum:
       case ReduceOp::Avg:
         if constexpr (std::is_integral_v<T> && std::is_signed_v<T>) {
           using U = std::make_unsigned_t<T>;  // wraps like PyTorch's integer sum, without UB
           for (std::int64_t k = 0; k < n; ++k)
-            a[k] = static_cast<T>(static_cast<U>(a[k]) + static_cast<U>(b[k]));
+            out[k] = static_cast<T>(static_cast<U>(a[k]) + static_cast<U>(b[k]));
+        } else if (divide_by == 1) {
+          for (std::int64_t k = 0; k < n; ++k) out[k] = static_cast<T>(a[k] + b[k]);
         } else {
-          for (std::int64_t k = 0; k < n; ++k) a[k] = static_cast<T>(a[k] + b[k]);
+          const T div = static_cast<T>(divide_by);
+          for (std::int64_t k = 0; k < n; ++k)
+            out[k] = static_cast<T>(static_cast<T>(a[k] + b[k]) / div);
         }
         break;
       case ReduceOp::Max:
         for (std::int64_t k = 0; k < n; ++k) {
           if constexpr (std::is_floating_point_v<T>) {
             if (std::isnan(a[k]) || std::isnan(b[k])) {  // NaN wins, as torch.maximum
-              a[k] = std::numeric_limits<T>::quiet_NaN();
+              out[k] = std::numeric_limits<T>::quiet_NaN();
               continue;
             }
           }
-          a[k] = std::max(a[k], b[k]);
+          out[k] = std::max(a[k], b[k]);
         }
         break;
       case ReduceOp::Min:
         for (std::int64_t k = 0; k < n; ++k) {
           if constexpr (std::is_floating_point_v<T>) {
             if (std::isnan(a[k]) || std::isnan(b[k])) {
-              a[k] = std::numeric_limits<T>::quiet_NaN();
+              out[k] = std::numeric_limits<T>::quiet_NaN();
               continue;
             }
           }
-          a[k] = std::min(a[k], b[k]);
+          out[k] = std::min(a[k], b[k]);
         }
         break;
     }
-  });
-}
-
-void divide(Dtype d, void* dst, std::int64_t n, int by) {
-  dispatch_floating(d, "all_reduce(Avg)", [&]<typename T>() {
-    T* a = static_cast<T*>(dst);
-    const T div = static_cast<T>(by);
-    for (std::int64_t k = 0; k < n; ++k) a[k] = a[k] / div;
   });
 }
 
@@ -214,11 +215,17 @@ struct Work::Impl {
   Tensor buf;     // contiguous data sent / gathered in place
   Tensor recv;    // the slices of every rank (reductions)
   Tensor out;     // all_gather / reduce_scatter result
-  MPI_Request req = MPI_REQUEST_NULL;
+  // One collective, or (two ranks' all_reduce) a send and a receive.
+  std::array<MPI_Request, 2> reqs{MPI_REQUEST_NULL, MPI_REQUEST_NULL};
   int phase = 0;            // 0: first transfer in flight, 1: second, 2: done
   bool first_done = false;  // a poll saw the first transfer complete
   std::vector<int> counts, displs, recv_counts, recv_displs;
   std::int64_t chunk = 0;
+
+  // An all_reduce over two ranks swaps whole tensors (one step; the same bytes as the
+  // reduce-scatter + all-gather, which moves fewer bytes from three ranks on).
+  bool pair_exchange() const { return kind == Kind::AllReduce && state->size == 2; }
+  static constexpr int kPairTag = 7;
 
   MPI_Datatype type() const { return state->element_type(element_size(buf.dtype())); }
   char* bytes(const Tensor& t) const { return static_cast<char*>(t.raw_data()); }
@@ -230,6 +237,15 @@ struct Work::Impl {
     const int count = checked_count(kind, n);
     switch (kind) {
       case Kind::AllReduce: {
+        if (pair_exchange()) {
+          // Two ranks swap whole tensors and each adds them in rank order itself: one step
+          // instead of two, no more bytes, and point to point (no collective to order).
+          const int peer = 1 - r;
+          recv = empty({n}, buf.dtype());
+          MPI_Irecv(recv.raw_data(), count, type(), peer, kPairTag, state->comm, &reqs[1]);
+          MPI_Isend(buf.raw_data(), count, type(), peer, kPairTag, state->comm, &reqs[0]);
+          break;
+        }
         // Slice j of the tensor goes to rank j, which reduces it over ranks in order.
         counts.resize(W);
         displs.resize(W);
@@ -243,22 +259,22 @@ struct Work::Impl {
         recv_displs.resize(W);
         for (int i = 0; i < W; ++i) recv_displs[i] = i * counts[r];
         MPI_Ialltoallv(buf.raw_data(), counts.data(), displs.data(), type(), recv.raw_data(),
-                       recv_counts.data(), recv_displs.data(), type(), state->comm, &req);
+                       recv_counts.data(), recv_displs.data(), type(), state->comm, &reqs[0]);
         break;
       }
       case Kind::ReduceScatter: {
         chunk = n / W;
         recv = empty({n}, buf.dtype());
         const int c = checked_count(kind, chunk);
-        MPI_Ialltoall(buf.raw_data(), c, type(), recv.raw_data(), c, type(), state->comm, &req);
+        MPI_Ialltoall(buf.raw_data(), c, type(), recv.raw_data(), c, type(), state->comm, &reqs[0]);
         break;
       }
       case Kind::Broadcast:
-        MPI_Ibcast(buf.raw_data(), count, type(), src_, state->comm, &req);
+        MPI_Ibcast(buf.raw_data(), count, type(), src_, state->comm, &reqs[0]);
         break;
       case Kind::AllGather:
         MPI_Iallgather(buf.raw_data(), count, type(), out.raw_data(), count, type(), state->comm,
-                       &req);
+                       &reqs[0]);
         break;
     }
   }
@@ -272,10 +288,10 @@ struct Work::Impl {
     int done = 0;
     {
       std::lock_guard lock(mpi_mutex());
-      MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+      MPI_Testall(2, reqs.data(), &done, MPI_STATUSES_IGNORE);
     }
     if (!done) return false;
-    if (phase == 0 && kind == Kind::AllReduce) {
+    if (phase == 0 && kind == Kind::AllReduce && !pair_exchange()) {
       first_done = true;
       return false;
     }
@@ -292,46 +308,62 @@ struct Work::Impl {
     if (phase == 0) {
       if (!first_done) {
         std::lock_guard lock(mpi_mutex());
-        MPI_Wait(&req, MPI_STATUS_IGNORE);
+        MPI_Waitall(2, reqs.data(), MPI_STATUSES_IGNORE);
       }
       reduce_or_finish();
     }
     if (phase == 1) {
       {
         std::lock_guard lock(mpi_mutex());
-        MPI_Wait(&req, MPI_STATUS_IGNORE);
+        MPI_Waitall(2, reqs.data(), MPI_STATUSES_IGNORE);
       }
       phase = 2;
       finish();
     }
   }
 
+  // dst = op over ranks of rows[0], rows[1], ... (count elements each), in rank order whatever
+  // order they arrived in: ((x0 + x1) + x2) + ...
+  void reduce_rows(char* dst, const std::vector<const char*>& rows, std::int64_t count) {
+    const Dtype d = buf.dtype();
+    const int W = static_cast<int>(rows.size());
+    const int divide_by = op == ReduceOp::Avg ? W : 1;
+    if (W == 1) {
+      std::copy_n(rows[0], static_cast<std::size_t>(count) * element_size(d), dst);
+      return;
+    }
+    for (int i = 1; i < W; ++i)
+      combine(d, op, dst, i == 1 ? rows[0] : dst, rows[i], count, i == W - 1 ? divide_by : 1);
+  }
+  // The W rows of `count` elements in recv.
+  std::vector<const char*> received_rows(std::int64_t count) const {
+    std::vector<const char*> rows;
+    const std::size_t row = static_cast<std::size_t>(count) * element_size(buf.dtype());
+    for (int i = 0; i < state->size; ++i) rows.push_back(bytes(recv) + i * row);
+    return rows;
+  }
+
   // The first transfer has completed: reduce, then start the gather (all_reduce) or finish.
   void reduce_or_finish() {
-    const int W = state->size, r = state->rank;
-    const std::size_t es = element_size(buf.dtype());
-    if (kind == Kind::AllReduce) {
-      const std::int64_t c = counts[r];
-      char* mine = bytes(buf) + static_cast<std::size_t>(displs[r]) * es;
-      // Rank order, whatever order the slices arrived in: ((x0 + x1) + x2) + ...
-      std::copy_n(bytes(recv), static_cast<std::size_t>(c) * es, mine);
-      for (int i = 1; i < W; ++i)
-        combine(buf.dtype(), op, mine, bytes(recv) + static_cast<std::size_t>(i * c) * es, c);
-      if (op == ReduceOp::Avg) divide(buf.dtype(), mine, c, W);
+    if (pair_exchange()) {
+      const char* mine = bytes(buf);
+      const char* other = bytes(recv);
+      reduce_rows(bytes(buf),
+                  state->rank == 0 ? std::vector{mine, other} : std::vector{other, mine},
+                  buf.numel());
+      recv = Tensor();
+    } else if (kind == Kind::AllReduce) {
+      const int r = state->rank;
+      reduce_rows(bytes(buf) + static_cast<std::size_t>(displs[r]) * element_size(buf.dtype()),
+                  received_rows(counts[r]), counts[r]);
       recv = Tensor();
       std::lock_guard lock(mpi_mutex());
       MPI_Iallgatherv(MPI_IN_PLACE, 0, type(), buf.raw_data(), counts.data(), displs.data(), type(),
-                      state->comm, &req);
+                      state->comm, &reqs[0]);
       phase = 1;
       return;
-    }
-    if (kind == Kind::ReduceScatter) {
-      char* dst = bytes(out);
-      std::copy_n(bytes(recv), static_cast<std::size_t>(chunk) * es, dst);
-      for (int i = 1; i < W; ++i)
-        combine(buf.dtype(), op, dst, bytes(recv) + static_cast<std::size_t>(i * chunk) * es,
-                chunk);
-      if (op == ReduceOp::Avg) divide(buf.dtype(), dst, chunk, W);
+    } else if (kind == Kind::ReduceScatter) {
+      reduce_rows(bytes(out), received_rows(chunk), chunk);
       recv = Tensor();
     }
     phase = 2;

@@ -7,9 +7,10 @@
 //   tg::distributed::all_reduce(t, tg::distributed::ReduceOp::Avg);
 //
 // Determinism: sums and averages are combined in rank order, never in the order messages
-// arrive (each rank reduces one slice of the tensor over ranks 0, 1, ..., N-1, then the slices
-// are gathered), so a result is bit-identical on every rank and from run to run, and equal to
-// one process adding the same N tensors in rank order.
+// arrive (two ranks swap their tensors and each adds x0 + x1; from three ranks on, each rank
+// reduces one slice of the tensor over ranks 0, 1, ..., N-1, then the slices are gathered), so
+// a result is bit-identical on every rank and from run to run, and equal to one process adding
+// the same N tensors in rank order.
 //
 // Collectives are not recorded by autograd; they take tensors of any dtype, contiguous or not,
 // and write results back in place like PyTorch's. Every rank must call the same collectives in

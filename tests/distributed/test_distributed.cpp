@@ -224,7 +224,9 @@ struct SmallCnn : nn::Module {
 // accumulates micro-batches 0..N-1 in rank order and divides the gradients by N. Losses and
 // weights must be bit-identical after every step, and equal on every rank at the end.
 template <typename Net>
-void check_bit_identical(std::int64_t features) {
+void check_bit_identical(std::int64_t features,
+                         nn::parallel::DistributedDataParallelOptions options = {
+                             .bucket_cap_bytes = 200}) {
   const int W = dist::world_size(), r = dist::rank();
   auto batch = [features](int step, int k) {
     Generator g(1000u * static_cast<unsigned>(step) + static_cast<unsigned>(k));
@@ -238,7 +240,7 @@ void check_bit_identical(std::int64_t features) {
   Net net;
   manual_seed(42);
   Net ref;
-  nn::parallel::DistributedDataParallel ddp(net, {.bucket_cap_bytes = 200});
+  nn::parallel::DistributedDataParallel ddp(net, options);
   BOOST_TEST(ddp.num_buckets() > 1);  // several buckets in flight during backward
   optim::Adam opt(ddp.parameters(), {.lr = 0.01});
   optim::Adam ref_opt(ref.parameters(), {.lr = 0.01});
@@ -247,6 +249,13 @@ void check_bit_identical(std::int64_t features) {
     const auto b = batch(step, r);
     Tensor loss = nn::functional::cross_entropy(ddp(b.inputs), b.targets);
     loss.backward();
+    if (options.gradient_as_bucket_view) {  // every .grad lives in one of the buckets
+      std::set<const void*> buckets;
+      for (auto& p : net.parameters())
+        buckets.insert(static_cast<const char*>(p.grad().raw_data()) -
+                       p.grad().offset() * static_cast<std::int64_t>(element_size(p.dtype())));
+      BOOST_REQUIRE(static_cast<std::int64_t>(buckets.size()) == ddp.num_buckets());
+    }
     opt.step();
 
     ref_opt.zero_grad();
@@ -280,13 +289,18 @@ BOOST_AUTO_TEST_CASE(ddp_bit_identical_to_accumulation_mlp_batch_norm) {
 
 BOOST_AUTO_TEST_CASE(ddp_bit_identical_to_accumulation_cnn) { check_bit_identical<SmallCnn>(36); }
 
-BOOST_AUTO_TEST_CASE(ddp_no_sync_accumulates_locally) {
+BOOST_AUTO_TEST_CASE(ddp_gradient_as_bucket_view_bit_identical) {
+  check_bit_identical<Mlp>(6, {.bucket_cap_bytes = 200, .gradient_as_bucket_view = true});
+}
+
+namespace {
+void check_no_sync(bool as_view) {
   const int W = dist::world_size(), r = dist::rank();
   manual_seed(3);
   Mlp net;
   manual_seed(3);
   Mlp ref;
-  nn::parallel::DistributedDataParallel ddp(net);
+  nn::parallel::DistributedDataParallel ddp(net, {.gradient_as_bucket_view = as_view});
   {
     auto guard = ddp.no_sync();
     const auto a = micro_batch(1, 2 * r);
@@ -320,6 +334,10 @@ BOOST_AUTO_TEST_CASE(ddp_no_sync_accumulates_locally) {
   for (std::size_t i = 0; i < ps.size(); ++i)
     BOOST_TEST(equal(ps[i].grad(), total[i] / static_cast<double>(W)), "parameter " << i);
 }
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(ddp_no_sync_accumulates_locally) { check_no_sync(false); }
+BOOST_AUTO_TEST_CASE(ddp_no_sync_accumulates_into_bucket_views) { check_no_sync(true); }
 
 namespace {
 struct WithUnused : nn::Module {
