@@ -122,16 +122,14 @@ struct DistributedDataParallel::Reducer {
     while (next_launch < buckets.size() && buckets[next_launch].pending == 0) {
       Bucket& b = buckets[next_launch++];
       NoGradGuard guard;
-      for (std::size_t k = 0; k < b.params.size(); ++k) {
-        const Tensor& p = params[b.params[k]];
-        Tensor slot = b.flat.narrow(0, b.offsets[k], p.numel());
-        const Tensor g = p.grad();
-        if (!g.defined())
-          slot.zero_();                            // unused here; another rank may have used it
-        else if (g.raw_data() != slot.raw_data())  // not already the bucket view
-          slot.copy_(g.reshape({p.numel()}));
+      // Each gradient as it is (the bucket view itself when it already is one); a parameter
+      // unused here still takes part, as zeros (another rank may have used it).
+      std::vector<Tensor> grads;
+      for (const std::size_t i : b.params) {
+        const Tensor g = params[i].grad();
+        grads.push_back(g.defined() ? g : zeros_like(params[i]));
       }
-      b.work = distributed::all_reduce_async(b.flat, distributed::ReduceOp::Avg);
+      b.work = distributed::all_reduce_coalesced_async(grads, b.flat, distributed::ReduceOp::Avg);
     }
     if (next_launch == buckets.size()) finish();
   }

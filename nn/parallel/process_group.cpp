@@ -215,8 +215,11 @@ struct Work::Impl {
   Tensor buf;     // contiguous data sent / gathered in place
   Tensor recv;    // the slices of every rank (reductions)
   Tensor out;     // all_gather / reduce_scatter result
-  // One collective, or (two ranks' all_reduce) a send and a receive.
-  std::array<MPI_Request, 2> reqs{MPI_REQUEST_NULL, MPI_REQUEST_NULL};
+  // Two ranks' all_reduce sends these (buf's pieces laid end to end) without packing them into
+  // buf first; empty: buf itself is the one piece.
+  std::vector<Tensor> pieces;
+  // One collective, or (two ranks' all_reduce) a send and a receive per piece.
+  std::vector<MPI_Request> reqs{MPI_REQUEST_NULL};
   int phase = 0;            // 0: first transfer in flight, 1: second, 2: done
   bool first_done = false;  // a poll saw the first transfer complete
   std::vector<int> counts, displs, recv_counts, recv_displs;
@@ -242,8 +245,16 @@ struct Work::Impl {
           // instead of two, no more bytes, and point to point (no collective to order).
           const int peer = 1 - r;
           recv = empty({n}, buf.dtype());
-          MPI_Irecv(recv.raw_data(), count, type(), peer, kPairTag, state->comm, &reqs[1]);
-          MPI_Isend(buf.raw_data(), count, type(), peer, kPairTag, state->comm, &reqs[0]);
+          if (pieces.empty()) pieces.push_back(buf);
+          reqs.assign(2 * pieces.size(), MPI_REQUEST_NULL);
+          std::size_t offset = 0;  // bytes
+          for (std::size_t i = 0; i < pieces.size(); ++i) {
+            const int c = checked_count(kind, pieces[i].numel());
+            MPI_Irecv(bytes(recv) + offset, c, type(), peer, kPairTag, state->comm, &reqs[2 * i]);
+            MPI_Isend(pieces[i].raw_data(), c, type(), peer, kPairTag, state->comm,
+                      &reqs[2 * i + 1]);
+            offset += pieces[i].nbytes();
+          }
           break;
         }
         // Slice j of the tensor goes to rank j, which reduces it over ranks in order.
@@ -288,7 +299,7 @@ struct Work::Impl {
     int done = 0;
     {
       std::lock_guard lock(mpi_mutex());
-      MPI_Testall(2, reqs.data(), &done, MPI_STATUSES_IGNORE);
+      MPI_Testall(static_cast<int>(reqs.size()), reqs.data(), &done, MPI_STATUSES_IGNORE);
     }
     if (!done) return false;
     if (phase == 0 && kind == Kind::AllReduce && !pair_exchange()) {
@@ -308,14 +319,14 @@ struct Work::Impl {
     if (phase == 0) {
       if (!first_done) {
         std::lock_guard lock(mpi_mutex());
-        MPI_Waitall(2, reqs.data(), MPI_STATUSES_IGNORE);
+        MPI_Waitall(static_cast<int>(reqs.size()), reqs.data(), MPI_STATUSES_IGNORE);
       }
       reduce_or_finish();
     }
     if (phase == 1) {
       {
         std::lock_guard lock(mpi_mutex());
-        MPI_Waitall(2, reqs.data(), MPI_STATUSES_IGNORE);
+        MPI_Waitall(static_cast<int>(reqs.size()), reqs.data(), MPI_STATUSES_IGNORE);
       }
       phase = 2;
       finish();
@@ -346,11 +357,16 @@ struct Work::Impl {
   // The first transfer has completed: reduce, then start the gather (all_reduce) or finish.
   void reduce_or_finish() {
     if (pair_exchange()) {
-      const char* mine = bytes(buf);
-      const char* other = bytes(recv);
-      reduce_rows(bytes(buf),
-                  state->rank == 0 ? std::vector{mine, other} : std::vector{other, mine},
-                  buf.numel());
+      std::size_t offset = 0;
+      for (const Tensor& piece : pieces) {
+        const char* mine = bytes(piece);
+        const char* other = bytes(recv) + offset;
+        reduce_rows(bytes(buf) + offset,
+                    state->rank == 0 ? std::vector{mine, other} : std::vector{other, mine},
+                    piece.numel());
+        offset += piece.nbytes();
+      }
+      pieces.clear();
       recv = Tensor();
     } else if (kind == Kind::AllReduce) {
       const int r = state->rank;
@@ -433,6 +449,41 @@ Work all_reduce_async(Tensor tensor, ReduceOp op) {
 }
 
 void all_reduce(Tensor& tensor, ReduceOp op) { all_reduce_async(tensor, op).wait(); }
+
+Work all_reduce_coalesced_async(const std::vector<Tensor>& tensors, Tensor out, ReduceOp op) {
+  auto w = make_work(Kind::AllReduce, out, op);
+  TG_CHECK(out.dim() == 1 && out.is_contiguous(),
+           "all_reduce_coalesced: the output must be a contiguous 1-D tensor, got ",
+           shape_str(out.shape()));
+  std::int64_t total = 0;
+  for (const Tensor& t : tensors) {
+    TG_CHECK(t.defined(), "all_reduce_coalesced: undefined tensor");
+    TG_CHECK(t.dtype() == out.dtype(), "all_reduce_coalesced: every tensor must be ", out.dtype(),
+             " like the output, got ", t.dtype());
+    total += t.numel();
+  }
+  TG_CHECK(total == out.numel(), "all_reduce_coalesced: the tensors hold ", total,
+           " elements but the output ", out.numel());
+  w->buf = out.detach();
+  std::int64_t offset = 0;
+  for (const Tensor& t : tensors) {
+    Tensor piece = t.detach().reshape({t.numel()});  // a copy only when t is not contiguous
+    Tensor slot = w->buf.narrow(0, offset, t.numel());
+    offset += t.numel();
+    if (piece.raw_data() == slot.raw_data() && t.numel() > 0) {
+      w->pieces.push_back(slot);  // already in place
+    } else if (w->state->size == 2) {
+      w->pieces.push_back(piece);
+    } else {
+      NoGradGuard guard;
+      slot.copy_(piece);
+      w->pieces.push_back(slot);
+    }
+  }
+  if (w->state->size != 2) w->pieces.clear();  // packed: buf is the one piece
+  w->start();
+  return Work(std::move(w));
+}
 
 Work broadcast_async(Tensor tensor, int src) {
   auto w = make_work(Kind::Broadcast, tensor, ReduceOp::Sum);

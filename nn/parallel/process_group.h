@@ -86,6 +86,11 @@ class Work {
 // In place: every rank ends with op(tensor over all ranks). Avg needs a floating dtype.
 void all_reduce(Tensor& tensor, ReduceOp op = ReduceOp::Sum);
 Work all_reduce_async(Tensor tensor, ReduceOp op = ReduceOp::Sum);
+// `out` (contiguous, 1-D) ends with op over ranks of `tensors` laid end to end, which are read
+// and left as they are: one reduction for many gradients. With two ranks they are sent from
+// where they are, without being packed into `out` first. They must not change until wait().
+Work all_reduce_coalesced_async(const std::vector<Tensor>& tensors, Tensor out,
+                                ReduceOp op = ReduceOp::Sum);
 // In place: every rank ends with rank `src`'s values (shapes and dtypes must match).
 void broadcast(Tensor& tensor, int src = 0);
 Work broadcast_async(Tensor tensor, int src = 0);

@@ -107,6 +107,36 @@ BOOST_AUTO_TEST_CASE(all_reduce_non_contiguous_and_large) {
   BOOST_TEST(equal(t, expected(big, kFloat32, dist::ReduceOp::Sum)));
 }
 
+// Many tensors reduced into one flat output: a transposed view, an empty one, one that already
+// is its slot of the output, and a large one; the inputs are left as they were.
+BOOST_AUTO_TEST_CASE(all_reduce_coalesced_into_one_output) {
+  const int r = dist::rank();
+  for (auto op : {dist::ReduceOp::Sum, dist::ReduceOp::Avg, dist::ReduceOp::Max}) {
+    const Tensor a = rank_values({4, 6}, kFloat64, r).t();
+    const Tensor empty = rank_values({0}, kFloat64, r);
+    const Tensor big = rank_values({100003}, kFloat64, r);
+    Tensor out = zeros({24 + 5 + 100003}, kFloat64);
+    Tensor in_place = out.narrow(0, 24, 5);
+    in_place.copy_(rank_values({5}, kFloat64, r));
+    const Tensor a_before = a.clone(), big_before = big.clone();
+    dist::Work w = dist::all_reduce_coalesced_async({a, empty, in_place, big}, out, op);
+    w.wait();
+    const Tensor want = cat({expected({4, 6}, kFloat64, op).t().reshape({24}),
+                             expected({5}, kFloat64, op), expected({100003}, kFloat64, op)},
+                            0);
+    BOOST_TEST(equal(out, want));
+    BOOST_TEST(equal(a, a_before));
+    BOOST_TEST(equal(big, big_before));
+  }
+  Tensor out = zeros({3});
+  BOOST_TEST(test::contains(
+      test::error_of([&] { dist::all_reduce_coalesced_async({zeros({2})}, out).wait(); }),
+      "the tensors hold 2 elements but the output 3"));
+  BOOST_TEST(test::contains(
+      test::error_of([&] { dist::all_reduce_coalesced_async({zeros({3}, kFloat64)}, out).wait(); }),
+      "must be float32"));
+}
+
 BOOST_AUTO_TEST_CASE(max_min_propagate_nan) {
   Tensor t = tensor({1.0f, 2.0f, 3.0f});
   if (dist::rank() == dist::world_size() - 1) t.set({1}, std::nan(""));
