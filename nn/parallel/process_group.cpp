@@ -79,6 +79,7 @@ struct ProcessGroup::State {
   int rank = 0, size = 1, local_rank = 0, local_size = 1;
   bool owns_mpi = false;
   std::vector<MPI_Datatype> element_types;
+  int pair_works = 0;  // two-rank all_reduces started: their message tags
 };
 
 namespace {
@@ -225,10 +226,28 @@ struct Work::Impl {
   std::vector<int> counts, displs, recv_counts, recv_displs;
   std::int64_t chunk = 0;
 
-  // An all_reduce over two ranks swaps whole tensors (one step; the same bytes as the
-  // reduce-scatter + all-gather, which moves fewer bytes from three ranks on).
+  // An all_reduce over two ranks runs point to point: each rank sends the half of the pieces
+  // that the other reduces, adds its own half in rank order, and the halves are swapped back.
+  // Every such all_reduce has its own pair of tags (both ranks start them in the same order),
+  // so its second step may start whenever its first is done, in a poll too.
   bool pair_exchange() const { return kind == Kind::AllReduce && state->size == 2; }
-  static constexpr int kPairTag = 7;
+  int tag = 0;
+  // Elements [begin, end) of the tensor that rank j reduces.
+  std::pair<std::int64_t, std::int64_t> half_of(int j) const {
+    const std::int64_t n = buf.numel(), h = (n + 1) / 2;
+    return j == 0 ? std::pair{std::int64_t{0}, h} : std::pair{h, n};
+  }
+  // Calls f(piece, offset, begin, end) for the elements [begin, end) of each piece that fall
+  // in [lo, hi) (positions in the whole tensor; the piece holds [offset, offset + numel)).
+  template <typename F>
+  void for_each_overlap(std::int64_t lo, std::int64_t hi, F&& f) const {
+    std::int64_t offset = 0;
+    for (const Tensor& piece : pieces) {
+      const std::int64_t b = std::max(offset, lo), e = std::min(offset + piece.numel(), hi);
+      if (e > b) f(piece, offset, b, e);
+      offset += piece.numel();
+    }
+  }
 
   MPI_Datatype type() const { return state->element_type(element_size(buf.dtype())); }
   char* bytes(const Tensor& t) const { return static_cast<char*>(t.raw_data()); }
@@ -241,20 +260,29 @@ struct Work::Impl {
     switch (kind) {
       case Kind::AllReduce: {
         if (pair_exchange()) {
-          // Two ranks swap whole tensors and each adds them in rank order itself: one step
-          // instead of two, no more bytes, and point to point (no collective to order).
           const int peer = 1 - r;
-          recv = empty({n}, buf.dtype());
+          const std::size_t es = element_size(buf.dtype());
+          tag = 2 * (state->pair_works++ % 8192);
           if (pieces.empty()) pieces.push_back(buf);
-          reqs.assign(2 * pieces.size(), MPI_REQUEST_NULL);
-          std::size_t offset = 0;  // bytes
-          for (std::size_t i = 0; i < pieces.size(); ++i) {
-            const int c = checked_count(kind, pieces[i].numel());
-            MPI_Irecv(bytes(recv) + offset, c, type(), peer, kPairTag, state->comm, &reqs[2 * i]);
-            MPI_Isend(pieces[i].raw_data(), c, type(), peer, kPairTag, state->comm,
-                      &reqs[2 * i + 1]);
-            offset += pieces[i].nbytes();
-          }
+          const auto [lo, hi] = half_of(r);
+          const auto [plo, phi] = half_of(peer);
+          recv = empty({hi - lo}, buf.dtype());
+          reqs.clear();
+          // The peer's pieces lie as mine do: what it sends me covers my half as mine cover it.
+          for_each_overlap(lo, hi,
+                           [&](const Tensor&, std::int64_t, std::int64_t b, std::int64_t e) {
+                             reqs.emplace_back();
+                             MPI_Irecv(bytes(recv) + (b - lo) * es, checked_count(kind, e - b),
+                                       type(), peer, tag, state->comm, &reqs.back());
+                           });
+          for_each_overlap(
+              plo, phi,
+              [&](const Tensor& piece, std::int64_t offset, std::int64_t b, std::int64_t e) {
+                reqs.emplace_back();
+                MPI_Isend(bytes(piece) + (b - offset) * es, checked_count(kind, e - b), type(),
+                          peer, tag, state->comm, &reqs.back());
+              });
+          if (reqs.empty()) reqs.push_back(MPI_REQUEST_NULL);
           break;
         }
         // Slice j of the tensor goes to rank j, which reduces it over ranks in order.
@@ -290,9 +318,10 @@ struct Work::Impl {
     }
   }
 
-  // Never starts a transfer: ranks must start collectives in the same order, and the moment a
+  // Never starts a collective: ranks must start collectives in the same order, and the moment a
   // poll sees the first step done differs between ranks. So an all_reduce's second step (the
-  // gather) starts in wait(), called in program order on every rank.
+  // gather) starts in wait(), called in program order on every rank; only the two-rank
+  // all_reduce, whose messages carry their own tags, starts its second step here.
   bool test() {
     if (phase == 2) return true;
     if (first_done) return false;
@@ -357,17 +386,28 @@ struct Work::Impl {
   // The first transfer has completed: reduce, then start the gather (all_reduce) or finish.
   void reduce_or_finish() {
     if (pair_exchange()) {
-      std::size_t offset = 0;
-      for (const Tensor& piece : pieces) {
-        const char* mine = bytes(piece);
-        const char* other = bytes(recv) + offset;
-        reduce_rows(bytes(buf) + offset,
-                    state->rank == 0 ? std::vector{mine, other} : std::vector{other, mine},
-                    piece.numel());
-        offset += piece.nbytes();
-      }
+      const int r = state->rank, peer = 1 - r;
+      const std::size_t es = element_size(buf.dtype());
+      const auto [lo, hi] = half_of(r);
+      const auto [plo, phi] = half_of(peer);
+      for_each_overlap(
+          lo, hi, [&](const Tensor& piece, std::int64_t offset, std::int64_t b, std::int64_t e) {
+            const char* mine = bytes(piece) + (b - offset) * es;
+            const char* other = bytes(recv) + (b - lo) * es;
+            reduce_rows(bytes(buf) + b * es,
+                        r == 0 ? std::vector{mine, other} : std::vector{other, mine}, e - b);
+          });
       pieces.clear();
       recv = Tensor();
+      // The second step: swap the reduced halves, straight into place.
+      std::lock_guard lock(mpi_mutex());
+      reqs.assign(2, MPI_REQUEST_NULL);
+      MPI_Irecv(bytes(buf) + plo * es, checked_count(kind, phi - plo), type(), peer, tag + 1,
+                state->comm, &reqs[0]);
+      MPI_Isend(bytes(buf) + lo * es, checked_count(kind, hi - lo), type(), peer, tag + 1,
+                state->comm, &reqs[1]);
+      phase = 1;
+      return;
     } else if (kind == Kind::AllReduce) {
       const int r = state->rank;
       reduce_rows(bytes(buf) + static_cast<std::size_t>(displs[r]) * element_size(buf.dtype()),

@@ -72,9 +72,11 @@ class Work {
   Work& operator=(Work&&) noexcept;
   ~Work();
   void wait();
-  // Never blocks, and never starts a transfer (every rank must start transfers in the same
-  // order, which the timing of a poll would break): polling lets the first step progress, but
-  // an all_reduce's second step starts in wait(), so it reports completion only after wait().
+  // Never blocks, and never starts a collective (every rank must start them in the same order,
+  // which the timing of a poll would break): polling lets the first step progress, but an
+  // all_reduce's second step starts in wait(), so it reports completion only after wait(). On
+  // two ranks an all_reduce is point to point, and a poll also starts and completes its second
+  // step.
   bool is_completed() const;
   // The output of all_gather_async / reduce_scatter_async (after wait()).
   Tensor result() const;
