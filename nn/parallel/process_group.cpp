@@ -3,13 +3,13 @@
 #include <mpi.h>
 
 #include <algorithm>
-#include <array>
 #include <climits>
 #include <cmath>
 #include <exception>
 #include <iostream>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include "tapegrad/core/grad_mode.h"
 #include "tapegrad/core/threading.h"
