@@ -80,8 +80,12 @@ struct DistributedDataParallel::Reducer {
   bool require_sync = true;   // false under no_sync()
   bool auto_prepare = false;  // options.sync_without_forward
   bool as_view = false;       // options.gradient_as_bucket_view
-  bool prepared = false;      // a synchronised forward ran; its backward will reduce
-  bool started = false;       // at least one gradient of this iteration arrived
+  // Set by a ZeroRedundancyOptimizer: each bucket is only reduce-scattered (this rank's shard of
+  // the bucket holds the average) and the parameters' .grad are left as they are.
+  bool scatter = false;
+  std::uint64_t reductions = 0;  // synchronised backward passes completed
+  bool prepared = false;         // a synchronised forward ran; its backward will reduce
+  bool started = false;          // at least one gradient of this iteration arrived
   double wait_seconds = 0;
 
   void prepare(const std::vector<bool>& unused) {
@@ -129,7 +133,10 @@ struct DistributedDataParallel::Reducer {
         const Tensor g = params[i].grad();
         grads.push_back(g.defined() ? g : zeros_like(params[i]));
       }
-      b.work = distributed::all_reduce_coalesced_async(grads, b.flat, distributed::ReduceOp::Avg);
+      b.work = scatter ? distributed::reduce_scatter_coalesced_async(grads, b.flat,
+                                                                     distributed::ReduceOp::Avg)
+                       : distributed::all_reduce_coalesced_async(grads, b.flat,
+                                                                 distributed::ReduceOp::Avg);
     }
     if (next_launch == buckets.size()) finish();
   }
@@ -139,6 +146,7 @@ struct DistributedDataParallel::Reducer {
     NoGradGuard guard;
     for (auto& b : buckets) {
       b.work.wait();
+      if (scatter) continue;  // the optimizer reads its shard from the bucket
       for (std::size_t k = 0; k < b.params.size(); ++k) {
         const Tensor& p = params[b.params[k]];
         Tensor avg = b.flat.narrow(0, b.offsets[k], p.numel()).view(p.shape());
@@ -153,6 +161,7 @@ struct DistributedDataParallel::Reducer {
       }
     }
     prepared = false;
+    ++reductions;
     wait_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
 
@@ -278,6 +287,22 @@ std::int64_t DistributedDataParallel::num_buckets() const {
   return static_cast<std::int64_t>(reducer_->buckets.size());
 }
 double DistributedDataParallel::wait_seconds() const { return reducer_->wait_seconds; }
+
+void DistributedDataParallel::reduce_scatter_only() {
+  TG_CHECK(!reducer_->scatter,
+           "ZeroRedundancyOptimizer: this DistributedDataParallel already has one");
+  TG_CHECK(!reducer_->prepared,
+           "ZeroRedundancyOptimizer: make it before the first forward through the wrapper");
+  reducer_->scatter = true;
+}
+std::uint64_t DistributedDataParallel::reductions() const { return reducer_->reductions; }
+const std::vector<Tensor>& DistributedDataParallel::bucketed_params() const {
+  return reducer_->params;
+}
+DistributedDataParallel::BucketView DistributedDataParallel::bucket(std::size_t b) const {
+  const auto& bk = reducer_->buckets.at(b);
+  return {bk.params, bk.offsets, bk.flat};
+}
 
 DistributedDataParallel::NoSyncGuard::NoSyncGuard(DistributedDataParallel& ddp)
     : ddp_(ddp), prev_(ddp.reducer_->require_sync) {

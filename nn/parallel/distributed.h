@@ -91,6 +91,17 @@ class DistributedDataParallel : public Module {
   struct Reducer;  // defined in distributed.cpp
 
  private:
+  // For ZeroRedundancyOptimizer, which takes over the buckets' reduction.
+  friend class ZeroRedundancyOptimizer;
+  void reduce_scatter_only();                          // from now on, buckets are reduce-scattered
+  std::uint64_t reductions() const;                    // synchronised backward passes completed
+  const std::vector<Tensor>& bucketed_params() const;  // reverse registration order
+  struct BucketView {
+    const std::vector<std::size_t>& params;    // indices into bucketed_params()
+    const std::vector<std::int64_t>& offsets;  // each one's first element in flat
+    const Tensor& flat;
+  };
+  BucketView bucket(std::size_t b) const;
   Module& module_;
   DistributedDataParallelOptions options_;
   distributed::ProcessGroup world_;

@@ -134,7 +134,7 @@ void barrier() {
 
 namespace {
 
-enum class Kind { AllReduce, Broadcast, AllGather, ReduceScatter };
+enum class Kind { AllReduce, Broadcast, AllGather, ReduceScatter, AllGatherCoalesced };
 
 const char* kind_name(Kind k) {
   switch (k) {
@@ -146,6 +146,8 @@ const char* kind_name(Kind k) {
       return "all_gather";
     case Kind::ReduceScatter:
       return "reduce_scatter";
+    case Kind::AllGatherCoalesced:
+      return "all_gather_coalesced";
   }
   return "collective";
 }
@@ -221,6 +223,8 @@ struct Work::Impl {
   std::vector<Tensor> pieces;
   // One collective, or (two ranks' all_reduce) a send and a receive per piece.
   std::vector<MPI_Request> reqs{MPI_REQUEST_NULL};
+  // reduce_scatter_coalesced: an all_reduce that stops once this rank's shard is reduced.
+  bool scatter_only = false;
   int phase = 0;            // 0: first transfer in flight, 1: second, 2: done
   bool first_done = false;  // a poll saw the first transfer complete
   std::vector<int> counts, displs, recv_counts, recv_displs;
@@ -230,12 +234,13 @@ struct Work::Impl {
   // that the other reduces, adds its own half in rank order, and the halves are swapped back.
   // Every such all_reduce has its own pair of tags (both ranks start them in the same order),
   // so its second step may start whenever its first is done, in a poll too.
-  bool pair_exchange() const { return kind == Kind::AllReduce && state->size == 2; }
+  bool pair_exchange() const {
+    return (kind == Kind::AllReduce || kind == Kind::AllGatherCoalesced) && state->size == 2;
+  }
   int tag = 0;
   // Elements [begin, end) of the tensor that rank j reduces.
   std::pair<std::int64_t, std::int64_t> half_of(int j) const {
-    const std::int64_t n = buf.numel(), h = (n + 1) / 2;
-    return j == 0 ? std::pair{std::int64_t{0}, h} : std::pair{h, n};
+    return shard_range(buf.numel(), j, 2);
   }
   // Calls f(piece, offset, begin, end) for the elements [begin, end) of each piece that fall
   // in [lo, hi) (positions in the whole tensor; the piece holds [offset, offset + numel)).
@@ -288,10 +293,10 @@ struct Work::Impl {
         // Slice j of the tensor goes to rank j, which reduces it over ranks in order.
         counts.resize(W);
         displs.resize(W);
-        for (int j = 0, off = 0; j < W; ++j) {
-          counts[j] = count / W + (j < count % W ? 1 : 0);
-          displs[j] = off;
-          off += counts[j];
+        for (int j = 0; j < W; ++j) {
+          const auto [b, e] = shard_range(count, j, W);
+          counts[j] = static_cast<int>(e - b);
+          displs[j] = static_cast<int>(b);
         }
         recv = empty({std::int64_t{W} * counts[r]}, buf.dtype());
         recv_counts.assign(W, counts[r]);
@@ -299,6 +304,45 @@ struct Work::Impl {
         for (int i = 0; i < W; ++i) recv_displs[i] = i * counts[r];
         MPI_Ialltoallv(buf.raw_data(), counts.data(), displs.data(), type(), recv.raw_data(),
                        recv_counts.data(), recv_displs.data(), type(), state->comm, &reqs[0]);
+        break;
+      }
+      case Kind::AllGatherCoalesced: {
+        const std::size_t es = element_size(buf.dtype());
+        if (pair_exchange()) {
+          // Straight from and into the pieces: my shard out, the peer's in.
+          const int peer = 1 - r;
+          tag = 2 * (state->pair_works++ % 8192);
+          const auto [lo, hi] = half_of(r);
+          const auto [plo, phi] = half_of(peer);
+          reqs.clear();
+          for_each_overlap(
+              plo, phi,
+              [&](const Tensor& piece, std::int64_t offset, std::int64_t b, std::int64_t e) {
+                reqs.emplace_back();
+                MPI_Irecv(bytes(piece) + (b - offset) * es, checked_count(kind, e - b), type(),
+                          peer, tag, state->comm, &reqs.back());
+              });
+          for_each_overlap(
+              lo, hi,
+              [&](const Tensor& piece, std::int64_t offset, std::int64_t b, std::int64_t e) {
+                reqs.emplace_back();
+                MPI_Isend(bytes(piece) + (b - offset) * es, checked_count(kind, e - b), type(),
+                          peer, tag, state->comm, &reqs.back());
+              });
+          if (reqs.empty()) reqs.push_back(MPI_REQUEST_NULL);
+          break;
+        }
+        // buf already holds this rank's shard in place (packed by the caller); gather the rest.
+        counts.resize(W);
+        displs.resize(W);
+        for (int j = 0; j < W; ++j) {
+          const auto [b, e] = shard_range(n, j, W);
+          counts[j] = static_cast<int>(e - b);
+          displs[j] = static_cast<int>(b);
+        }
+        (void)es;
+        MPI_Iallgatherv(MPI_IN_PLACE, 0, type(), buf.raw_data(), counts.data(), displs.data(),
+                        type(), state->comm, &reqs[0]);
         break;
       }
       case Kind::ReduceScatter: {
@@ -331,7 +375,7 @@ struct Work::Impl {
       MPI_Testall(static_cast<int>(reqs.size()), reqs.data(), &done, MPI_STATUSES_IGNORE);
     }
     if (!done) return false;
-    if (phase == 0 && kind == Kind::AllReduce && !pair_exchange()) {
+    if (phase == 0 && kind == Kind::AllReduce && !pair_exchange() && !scatter_only) {
       first_done = true;
       return false;
     }
@@ -385,7 +429,9 @@ struct Work::Impl {
 
   // The first transfer has completed: reduce, then start the gather (all_reduce) or finish.
   void reduce_or_finish() {
-    if (pair_exchange()) {
+    if (kind == Kind::AllGatherCoalesced) {
+      if (!pair_exchange()) unpack_gathered();
+    } else if (pair_exchange()) {
       const int r = state->rank, peer = 1 - r;
       const std::size_t es = element_size(buf.dtype());
       const auto [lo, hi] = half_of(r);
@@ -399,6 +445,11 @@ struct Work::Impl {
           });
       pieces.clear();
       recv = Tensor();
+      if (scatter_only) {
+        phase = 2;
+        finish();
+        return;
+      }
       // The second step: swap the reduced halves, straight into place.
       std::lock_guard lock(mpi_mutex());
       reqs.assign(2, MPI_REQUEST_NULL);
@@ -413,6 +464,11 @@ struct Work::Impl {
       reduce_rows(bytes(buf) + static_cast<std::size_t>(displs[r]) * element_size(buf.dtype()),
                   received_rows(counts[r]), counts[r]);
       recv = Tensor();
+      if (scatter_only) {
+        phase = 2;
+        finish();
+        return;
+      }
       std::lock_guard lock(mpi_mutex());
       MPI_Iallgatherv(MPI_IN_PLACE, 0, type(), buf.raw_data(), counts.data(), displs.data(), type(),
                       state->comm, &reqs[0]);
@@ -424,6 +480,23 @@ struct Work::Impl {
     }
     phase = 2;
     finish();
+  }
+
+  // all_gather_coalesced over 3+ ranks: copy the other ranks' shards from buf into the pieces.
+  void unpack_gathered() {
+    const int W = state->size, r = state->rank;
+    const std::size_t es = element_size(buf.dtype());
+    NoGradGuard guard;
+    for (int j = 0; j < W; ++j) {
+      if (j == r) continue;
+      const auto [lo, hi] = shard_range(buf.numel(), j, W);
+      for_each_overlap(
+          lo, hi, [&](const Tensor& piece, std::int64_t offset, std::int64_t b, std::int64_t e) {
+            std::copy_n(bytes(buf) + b * es, static_cast<std::size_t>(e - b) * es,
+                        bytes(piece) + (b - offset) * es);
+          });
+    }
+    pieces.clear();
   }
 
   void finish() {
@@ -490,20 +563,24 @@ Work all_reduce_async(Tensor tensor, ReduceOp op) {
 
 void all_reduce(Tensor& tensor, ReduceOp op) { all_reduce_async(tensor, op).wait(); }
 
-Work all_reduce_coalesced_async(const std::vector<Tensor>& tensors, Tensor out, ReduceOp op) {
+namespace {
+
+// all_reduce_coalesced / reduce_scatter_coalesced: `tensors` laid end to end, reduced into out.
+Work coalesced_reduction(const char* name, const std::vector<Tensor>& tensors, Tensor out,
+                         ReduceOp op, bool scatter_only) {
   auto w = make_work(Kind::AllReduce, out, op);
-  TG_CHECK(out.dim() == 1 && out.is_contiguous(),
-           "all_reduce_coalesced: the output must be a contiguous 1-D tensor, got ",
-           shape_str(out.shape()));
+  w->scatter_only = scatter_only;
+  TG_CHECK(out.dim() == 1 && out.is_contiguous(), name,
+           ": the output must be a contiguous 1-D tensor, got ", shape_str(out.shape()));
   std::int64_t total = 0;
   for (const Tensor& t : tensors) {
-    TG_CHECK(t.defined(), "all_reduce_coalesced: undefined tensor");
-    TG_CHECK(t.dtype() == out.dtype(), "all_reduce_coalesced: every tensor must be ", out.dtype(),
+    TG_CHECK(t.defined(), name, ": undefined tensor");
+    TG_CHECK(t.dtype() == out.dtype(), name, ": every tensor must be ", out.dtype(),
              " like the output, got ", t.dtype());
     total += t.numel();
   }
-  TG_CHECK(total == out.numel(), "all_reduce_coalesced: the tensors hold ", total,
-           " elements but the output ", out.numel());
+  TG_CHECK(total == out.numel(), name, ": the tensors hold ", total, " elements but the output ",
+           out.numel());
   w->buf = out.detach();
   std::int64_t offset = 0;
   for (const Tensor& t : tensors) {
@@ -521,6 +598,59 @@ Work all_reduce_coalesced_async(const std::vector<Tensor>& tensors, Tensor out, 
     }
   }
   if (w->state->size != 2) w->pieces.clear();  // packed: buf is the one piece
+  w->start();
+  return Work(std::move(w));
+}
+
+}  // namespace
+
+std::pair<std::int64_t, std::int64_t> shard_range(std::int64_t n, int rank, int world) {
+  TG_CHECK(n >= 0 && world >= 1 && rank >= 0 && rank < world, "shard_range: rank ", rank,
+           " of a world of ", world, " over ", n, " elements");
+  const std::int64_t base = n / world, extra = n % world;
+  const std::int64_t begin = rank * base + std::min<std::int64_t>(rank, extra);
+  return {begin, begin + base + (rank < extra ? 1 : 0)};
+}
+
+Work all_reduce_coalesced_async(const std::vector<Tensor>& tensors, Tensor out, ReduceOp op) {
+  return coalesced_reduction("all_reduce_coalesced", tensors, std::move(out), op, false);
+}
+
+Work reduce_scatter_coalesced_async(const std::vector<Tensor>& tensors, Tensor out, ReduceOp op) {
+  return coalesced_reduction("reduce_scatter_coalesced", tensors, std::move(out), op, true);
+}
+
+Work all_gather_coalesced_async(const std::vector<Tensor>& tensors) {
+  const char* name = "all_gather_coalesced";
+  TG_CHECK(!tensors.empty(), name, ": no tensors");
+  const Dtype dtype = tensors.front().defined() ? tensors.front().dtype() : kFloat32;
+  std::int64_t total = 0;
+  for (const Tensor& t : tensors) {
+    TG_CHECK(t.defined(), name, ": undefined tensor");
+    TG_CHECK(t.dtype() == dtype, name, ": every tensor must be ", dtype, ", got ", t.dtype());
+    TG_CHECK(t.is_contiguous(), name,
+             ": the tensors are written in place and must be "
+             "contiguous, got one of shape ",
+             shape_str(t.shape()), " that is not");
+    total += t.numel();
+  }
+  auto w = std::make_unique<Work::Impl>();
+  w->kind = Kind::AllGatherCoalesced;
+  w->state = current(name);
+  for (const Tensor& t : tensors) w->pieces.push_back(t.detach().reshape({t.numel()}));
+  if (w->state->size == 2) {
+    w->buf = empty({total}, dtype);  // only its size and dtype are used
+  } else {
+    // Packed: this rank's shard is copied into buf, which gathers the others' around it.
+    w->buf = empty({total}, dtype);
+    const auto [lo, hi] = shard_range(total, w->state->rank, w->state->size);
+    const std::size_t es = element_size(dtype);
+    w->for_each_overlap(
+        lo, hi, [&](const Tensor& piece, std::int64_t offset, std::int64_t b, std::int64_t e) {
+          std::copy_n(w->bytes(piece) + (b - offset) * es, static_cast<std::size_t>(e - b) * es,
+                      w->bytes(w->buf) + b * es);
+        });
+  }
   w->start();
   return Work(std::move(w));
 }

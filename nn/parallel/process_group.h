@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tapegrad/core/tensor.h"
@@ -93,6 +94,17 @@ Work all_reduce_async(Tensor tensor, ReduceOp op = ReduceOp::Sum);
 // where they are, without being packed into `out` first. They must not change until wait().
 Work all_reduce_coalesced_async(const std::vector<Tensor>& tensors, Tensor out,
                                 ReduceOp op = ReduceOp::Sum);
+// The shards of a coalesced reduction of n elements over `world` ranks: rank r's [begin, end),
+// n / world elements each and one more for the first n % world ranks, in rank order.
+std::pair<std::int64_t, std::int64_t> shard_range(std::int64_t n, int rank, int world);
+// all_reduce_coalesced_async's first half: only this rank's shard_range(out.numel(), rank(),
+// world_size()) of `out` holds the result (the rest is scratch). ZeRO-style optimizers step
+// that shard, then all_gather_coalesced_async shares the result.
+Work reduce_scatter_coalesced_async(const std::vector<Tensor>& tensors, Tensor out,
+                                    ReduceOp op = ReduceOp::Sum);
+// In place over `tensors` (contiguous, one dtype) laid end to end: every rank ends with rank j's
+// values in rank j's shard_range of the whole, for every j.
+Work all_gather_coalesced_async(const std::vector<Tensor>& tensors);
 // In place: every rank ends with rank `src`'s values (shapes and dtypes must match).
 void broadcast(Tensor& tensor, int src = 0);
 Work broadcast_async(Tensor tensor, int src = 0);

@@ -6,6 +6,7 @@
 
 #include <tapegrad/nn/parallel/distributed.h>
 #include <tapegrad/nn/parallel/sync_batch_norm.h>
+#include <tapegrad/nn/parallel/zero_redundancy_optimizer.h>
 #include <tapegrad/tapegrad.h>
 
 #include <set>
@@ -137,6 +138,43 @@ BOOST_AUTO_TEST_CASE(all_reduce_coalesced_into_one_output) {
       "must be float32"));
 }
 
+// The two halves of a coalesced all_reduce on their own: each rank's shard of the reduction,
+// then every rank's shard gathered in place (odd sizes: the shards differ by one element).
+BOOST_AUTO_TEST_CASE(reduce_scatter_and_all_gather_coalesced_shards) {
+  const int r = dist::rank(), W = dist::world_size();
+  const Tensor a = rank_values({3, 5}, kFloat32, r).t(), b = rank_values({10007}, kFloat32, r);
+  const std::int64_t n = 15 + 10007;
+  Tensor out = zeros({n});
+  dist::reduce_scatter_coalesced_async({a, b}, out, dist::ReduceOp::Avg).wait();
+  const Tensor want = cat({expected({3, 5}, kFloat32, dist::ReduceOp::Avg).t().reshape({15}),
+                           expected({10007}, kFloat32, dist::ReduceOp::Avg)},
+                          0);
+  const auto [lo, hi] = dist::shard_range(n, r, W);
+  BOOST_TEST(hi - lo == n / W + (r < n % W ? 1 : 0));
+  BOOST_TEST(equal(out.narrow(0, lo, hi - lo), want.narrow(0, lo, hi - lo)));
+
+  // Gather: every rank fills its own shard of two tensors with its rank; all end with each
+  // shard holding its owner's number.
+  Tensor x = zeros({4, 3}, kFloat64), y = zeros({9}, kFloat64);
+  Tensor flat = cat({x.reshape({12}), y}, 0);
+  flat.narrow(0, dist::shard_range(21, r, W).first,
+              dist::shard_range(21, r, W).second - dist::shard_range(21, r, W).first)
+      .fill_(static_cast<double>(r));
+  x.copy_(flat.narrow(0, 0, 12).reshape({4, 3}));
+  y.copy_(flat.narrow(0, 12, 9));
+  dist::all_gather_coalesced_async({x, y}).wait();
+  const Tensor got = cat({x.reshape({12}), y}, 0);
+  for (int j = 0; j < W; ++j) {
+    const auto [b0, e0] = dist::shard_range(21, j, W);
+    BOOST_TEST(
+        equal(got.narrow(0, b0, e0 - b0), full({e0 - b0}, static_cast<double>(j), kFloat64)));
+  }
+  BOOST_TEST(test::contains(test::error_of([&] {
+                              dist::all_gather_coalesced_async({zeros({4, 3}).t()}).wait();
+                            }),
+                            "must be contiguous"));
+}
+
 BOOST_AUTO_TEST_CASE(max_min_propagate_nan) {
   Tensor t = tensor({1.0f, 2.0f, 3.0f});
   if (dist::rank() == dist::world_size() - 1) t.set({1}, std::nan(""));
@@ -254,9 +292,10 @@ struct SmallCnn : nn::Module {
 // accumulates micro-batches 0..N-1 in rank order and divides the gradients by N. Losses and
 // weights must be bit-identical after every step, and equal on every rank at the end.
 template <typename Net>
-void check_bit_identical(std::int64_t features,
-                         nn::parallel::DistributedDataParallelOptions options = {
-                             .bucket_cap_bytes = 200}) {
+void check_bit_identical(
+    std::int64_t features,
+    nn::parallel::DistributedDataParallelOptions options = {.bucket_cap_bytes = 200},
+    bool zero = false) {
   const int W = dist::world_size(), r = dist::rank();
   auto batch = [features](int step, int k) {
     Generator g(1000u * static_cast<unsigned>(step) + static_cast<unsigned>(k));
@@ -272,14 +311,22 @@ void check_bit_identical(std::int64_t features,
   Net ref;
   nn::parallel::DistributedDataParallel ddp(net, options);
   BOOST_TEST(ddp.num_buckets() > 1);  // several buckets in flight during backward
-  optim::Adam opt(ddp.parameters(), {.lr = 0.01});
+  std::unique_ptr<optim::Optimizer> opt_ptr;
+  if (zero)
+    opt_ptr =
+        std::make_unique<nn::parallel::ZeroRedundancyOptimizer>(ddp, [](std::vector<Tensor> shard) {
+          return std::make_unique<optim::Adam>(std::move(shard), optim::AdamOptions{.lr = 0.01});
+        });
+  else
+    opt_ptr = std::make_unique<optim::Adam>(ddp.parameters(), optim::AdamOptions{.lr = 0.01});
+  optim::Optimizer& opt = *opt_ptr;
   optim::Adam ref_opt(ref.parameters(), {.lr = 0.01});
   for (int step = 0; step < 50; ++step) {
     opt.zero_grad();
     const auto b = batch(step, r);
     Tensor loss = nn::functional::cross_entropy(ddp(b.inputs), b.targets);
     loss.backward();
-    if (options.gradient_as_bucket_view) {  // every .grad lives in one of the buckets
+    if (options.gradient_as_bucket_view && !zero) {  // every .grad lives in one of the buckets
       std::set<const void*> buckets;
       for (auto& p : net.parameters())
         buckets.insert(static_cast<const char*>(p.grad().raw_data()) -
@@ -309,6 +356,15 @@ void check_bit_identical(std::int64_t features,
     Tensor all = dist::all_gather(p.detach());
     for (int k = 1; k < W; ++k) BOOST_TEST(equal(all[k], all[0]));
   }
+  if (zero) {
+    // The consolidated state is the one-process optimizer's, key for key and bit for bit.
+    const StateDict got = opt.state_dict(), want = ref_opt.state_dict();
+    BOOST_TEST(got.size() == want.size());
+    for (const auto& [k, t] : want) {
+      BOOST_REQUIRE_MESSAGE(got.count(k), "state_dict lacks " << k);
+      BOOST_TEST(equal(got.at(k), t), k);
+    }
+  }
 }
 
 }  // namespace
@@ -321,6 +377,70 @@ BOOST_AUTO_TEST_CASE(ddp_bit_identical_to_accumulation_cnn) { check_bit_identica
 
 BOOST_AUTO_TEST_CASE(ddp_gradient_as_bucket_view_bit_identical) {
   check_bit_identical<Mlp>(6, {.bucket_cap_bytes = 200, .gradient_as_bucket_view = true});
+}
+
+BOOST_AUTO_TEST_CASE(zero_redundancy_bit_identical_mlp_batch_norm) {
+  check_bit_identical<Mlp>(6, {.bucket_cap_bytes = 200}, true);
+}
+
+BOOST_AUTO_TEST_CASE(zero_redundancy_bit_identical_cnn) {
+  check_bit_identical<SmallCnn>(36, {.bucket_cap_bytes = 200}, true);
+}
+
+namespace {
+std::unique_ptr<optim::Optimizer> sharded_adam(std::vector<Tensor> shard) {
+  return std::make_unique<optim::Adam>(std::move(shard), optim::AdamOptions{.lr = 0.01});
+}
+}  // namespace
+
+// A state dict taken on these ranks loads into a new model's optimizer: both then take the same
+// step. Also: the learning rate reaches the inner optimizer, and misuse is reported.
+BOOST_AUTO_TEST_CASE(zero_redundancy_state_dict_round_trip_and_errors) {
+  const int r = dist::rank();
+  manual_seed(5);
+  Mlp net;
+  nn::parallel::DistributedDataParallel ddp(net, {.bucket_cap_bytes = 200});
+  nn::parallel::ZeroRedundancyOptimizer opt(ddp, sharded_adam);
+  BOOST_TEST(test::contains(test::error_of([&] { opt.step(); }), "no backward pass has reduced"));
+  BOOST_TEST(test::contains(
+      test::error_of([&] { nn::parallel::ZeroRedundancyOptimizer again(ddp, sharded_adam); }),
+      "already has one"));
+  auto train_step = [&](nn::parallel::DistributedDataParallel& d, optim::Optimizer& o, int step) {
+    o.zero_grad();
+    const auto b = micro_batch(step, r);
+    nn::functional::cross_entropy(d(b.inputs), b.targets).backward();
+    o.step();
+  };
+  for (int step = 0; step < 3; ++step) train_step(ddp, opt, step);
+  opt.set_lr(0.003);
+  BOOST_TEST(opt.lr() == 0.003);
+  BOOST_TEST(opt.inner().lr() == 0.003);
+
+  const StateDict saved = opt.state_dict();
+  manual_seed(6);
+  Mlp other;
+  {
+    NoGradGuard guard;
+    const auto src = net.parameters(), dst = other.parameters();
+    for (std::size_t i = 0; i < src.size(); ++i) dst[i].detach().copy_(src[i].detach());
+  }
+  nn::parallel::DistributedDataParallel ddp2(other, {.bucket_cap_bytes = 200});
+  nn::parallel::ZeroRedundancyOptimizer opt2(ddp2, sharded_adam);
+  opt2.load_state_dict(saved);
+  BOOST_TEST(opt2.lr() == 0.003);
+  const StateDict again = opt2.state_dict();
+  BOOST_TEST(again.size() == saved.size());
+  for (const auto& [k, t] : saved) BOOST_TEST(equal(again.at(k), t), k);
+  // Batch-norm statistics are buffers, not parameters: copy them too for the same forward.
+  {
+    NoGradGuard guard;
+    const auto src = net.buffers(), dst = other.buffers();
+    for (std::size_t i = 0; i < src.size(); ++i) dst[i].detach().copy_(src[i].detach());
+  }
+  train_step(ddp, opt, 3);
+  train_step(ddp2, opt2, 3);
+  const auto a = snapshot(net), b = snapshot(other);
+  for (std::size_t i = 0; i < a.size(); ++i) BOOST_TEST(equal(a[i], b[i]), "parameter " << i);
 }
 
 namespace {
