@@ -53,9 +53,6 @@ int main(int argc, char** argv) {
 
   auto data = examples::load_data(opts, {.standardize = true});
   nn::Sequential net = make_net(dropout);
-  optim::Adam opt(net.parameters(), {.lr = opts.lr});
-  // Cosine decay over the run: the last epochs settle into a minimum.
-  optim::CosineAnnealingLR schedule(opt, {.T_max = opts.epochs});
   // Mirror images are clothes too; small shifts cover off-centre items.
   const datasets::AugmentOptions aug{.max_shift = 1,
                                      .hflip_prob = opts.dataset == "fashion" ? 0.5 : 0.0};
@@ -63,6 +60,12 @@ int main(int argc, char** argv) {
 
   auto loss_fn = [](const Tensor& logits, const Tensor& y) { return F::cross_entropy(logits, y); };
   examples::Run run(opts, net, "cnn_fashion", loss_fn, data);
+  // Adam over net.parameters(); under mpirun each rank steps only its share of them.
+  auto opt = run.make_optimizer([&](std::vector<Tensor> params) {
+    return std::make_unique<optim::Adam>(std::move(params), optim::AdamOptions{.lr = opts.lr});
+  });
+  // Cosine decay over the run: the last epochs settle into a minimum.
+  optim::CosineAnnealingLR schedule(*opt, {.T_max = opts.epochs});
   auto loader = run.train_loader(data.train);
   for (std::int64_t epoch = 1; epoch <= opts.epochs; ++epoch) {
     net.train();
@@ -70,12 +73,12 @@ int main(int argc, char** argv) {
       const Tensor input = no_augment ? x : datasets::augment(x, aug, aug_gen);
       Tensor logits = net(input);
       Tensor loss = loss_fn(logits, y);
-      opt.zero_grad();
+      opt->zero_grad();
       loss.backward();
-      opt.step();
+      opt->step();
       run.record(loader, loss, logits, y);
     }
-    run.end_epoch(epoch, opt.lr());
+    run.end_epoch(epoch, opt->lr());
     schedule.step();
   }
   return run.finish();

@@ -12,6 +12,7 @@
 
 #ifdef TAPEGRAD_EXAMPLES_MPI
 #include <tapegrad/nn/parallel/distributed.h>
+#include <tapegrad/nn/parallel/zero_redundancy_optimizer.h>
 #endif
 
 namespace examples {
@@ -78,6 +79,8 @@ void add_common_options(CLI::App& app, Options& o) {
   app.add_option("--limit-test", o.limit_test, "use only the first N test samples; -1: all")
       ->check(count_or_all())
       ->capture_default_str();
+  app.add_flag("!--no-zero", o.zero,
+               "under mpirun, every rank steps the whole optimizer instead of its 1/N shard");
 }
 
 namespace {
@@ -212,6 +215,15 @@ data::DataLoader Run::train_loader(const data::TensorDataset& train, bool progre
       train, {.batch_size = std::max<std::int64_t>(1, opts_.batch_size / world_size()),
               .progress = progress && rank() == 0 ? ProgressMode::On : ProgressMode::Off,
               .sampler = sampler_});
+}
+
+std::unique_ptr<optim::Optimizer> Run::make_optimizer(const MakeOptimizer& make) {
+#ifdef TAPEGRAD_EXAMPLES_MPI
+  if (ddp_ && opts_.zero)
+    return std::make_unique<nn::parallel::ZeroRedundancyOptimizer>(
+        static_cast<nn::parallel::DistributedDataParallel&>(*ddp_), make);
+#endif
+  return make(model_.parameters());
 }
 
 void Run::set_validation(data::TensorDataset val) { val_ = std::move(val); }

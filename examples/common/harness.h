@@ -10,13 +10,14 @@
 //   CLI11_PARSE(app, argc, argv);
 //   examples::setup(opts);
 //   auto data = examples::load_data(opts, {.standardize = true});
-//   Net net;  ...  optim::Adam opt(...);
+//   Net net;  ...
 //   examples::Run run(opts, net, "name", loss_fn, data);
+//   auto opt = run.make_optimizer([](std::vector<Tensor> ps) { return make_unique<Adam>(...); });
 //   auto loader = run.train_loader(data.train);
 //   for (std::int64_t epoch = 1; epoch <= opts.epochs; ++epoch) {
 //     net.train();
 //     for (auto& [x, y] : loader) { ...step...; run.record(loader, loss, logits, y); }
-//     run.end_epoch(epoch, opt.lr());
+//     run.end_epoch(epoch, opt->lr());
 //   }
 //   return run.finish();
 //
@@ -51,6 +52,7 @@ struct Options {
   std::string csv = {};             // per-epoch metrics; empty: none
   std::int64_t limit_train = -1;    // first N samples only; -1: all
   std::int64_t limit_test = -1;
+  bool zero = true;  // under mpirun: shard the optimizer over ranks (Run::make_optimizer)
 };
 
 // Option checks with short messages ("--lr: must be positive, got 0").
@@ -59,7 +61,7 @@ CLI::Validator non_negative();
 CLI::Validator probability();  // in [0, 1)
 
 // Registers --epochs --batch-size --lr --seed --threads --data-dir --dataset --plot --csv
-// --limit-train --limit-test on `app`, showing `opts`' values as the defaults.
+// --limit-train --limit-test --no-zero on `app`, showing `opts`' values as the defaults.
 void add_common_options(CLI::App& app, Options& opts);
 
 // Seeds the global generator, sets the thread count, makes uncaught errors print one clean
@@ -93,6 +95,15 @@ class Run {
   // A shuffled loader over `train` with --batch-size, a seed drawn from --seed and a progress
   // bar (a bar on a terminal, a line per 10% in logs). `progress` false: no bar (full batch).
   tg::data::DataLoader train_loader(const tg::data::TensorDataset& train, bool progress = true);
+
+  // The example's optimizer: `make` over the model's parameters in one process. Under mpirun
+  // (unless --no-zero) a ZeroRedundancyOptimizer whose inner optimizer `make` builds over this
+  // rank's shard of the parameters: each rank keeps state for, and steps, 1/N of them, with the
+  // same weights after every step as one whole optimizer per rank. The .grad it leaves are each
+  // rank's own, so an example that reads them (clipping) makes its optimizer itself.
+  using MakeOptimizer =
+      std::function<std::unique_ptr<tg::optim::Optimizer>(std::vector<tg::Tensor>)>;
+  std::unique_ptr<tg::optim::Optimizer> make_optimizer(const MakeOptimizer& make);
 
   // Evaluate each epoch on this set (named "val") instead of the test set.
   void set_validation(tg::data::TensorDataset val);

@@ -58,25 +58,29 @@ int main(int argc, char** argv) {
 
   auto data = examples::load_data(opts, {.standardize = true});
   Net net(p1, p2);
-  optim::Adam opt(net.parameters(), {.lr = opts.lr, .weight_decay = weight_decay});
-  // Cosine decay of the rate over the run: the last epochs settle into a minimum.
-  optim::CosineAnnealingLR schedule(opt, {.T_max = opts.epochs});
-
   examples::Run run(
       opts, net, "mlp_bn_dropout_adam",
       [](const Tensor& logits, const Tensor& y) { return F::cross_entropy(logits, y); }, data);
+  // Adam over net.parameters(); under mpirun each rank steps only its share of them.
+  auto opt = run.make_optimizer([&](std::vector<Tensor> params) {
+    return std::make_unique<optim::Adam>(
+        std::move(params), optim::AdamOptions{.lr = opts.lr, .weight_decay = weight_decay});
+  });
+  // Cosine decay of the rate over the run: the last epochs settle into a minimum.
+  optim::CosineAnnealingLR schedule(*opt, {.T_max = opts.epochs});
+
   auto loader = run.train_loader(data.train);
   for (std::int64_t epoch = 1; epoch <= opts.epochs; ++epoch) {
     net.train();
     for (auto& [x, y] : loader) {
       Tensor logits = net(x);
       Tensor loss = F::cross_entropy(logits, y);
-      opt.zero_grad();
+      opt->zero_grad();
       loss.backward();
-      opt.step();
+      opt->step();
       run.record(loader, loss, logits, y);
     }
-    run.end_epoch(epoch, opt.lr());
+    run.end_epoch(epoch, opt->lr());
     schedule.step();
   }
   return run.finish();
