@@ -288,12 +288,14 @@ std::int64_t DistributedDataParallel::num_buckets() const {
 }
 double DistributedDataParallel::wait_seconds() const { return reducer_->wait_seconds; }
 
-void DistributedDataParallel::reduce_scatter_only() {
-  TG_CHECK(!reducer_->scatter,
-           "ZeroRedundancyOptimizer: this DistributedDataParallel already has one");
-  TG_CHECK(!reducer_->prepared,
-           "ZeroRedundancyOptimizer: make it before the first forward through the wrapper");
-  reducer_->scatter = true;
+void DistributedDataParallel::reduce_scatter_only(bool on) {
+  if (on) {
+    TG_CHECK(!reducer_->scatter,
+             "ZeroRedundancyOptimizer: this DistributedDataParallel already has one");
+    TG_CHECK(!reducer_->prepared || !reducer_->started,
+             "ZeroRedundancyOptimizer: make it between iterations, not during a backward pass");
+  }
+  reducer_->scatter = on;
 }
 std::uint64_t DistributedDataParallel::reductions() const { return reducer_->reductions; }
 const std::vector<Tensor>& DistributedDataParallel::bucketed_params() const {

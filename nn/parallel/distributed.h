@@ -22,6 +22,9 @@
 // accumulates the same N micro-batches in rank order and divides the gradients by N, and every
 // rank holds the same weights.
 //
+// A ZeroRedundancyOptimizer (zero_redundancy_optimizer.h) made on this wrapper shards the
+// optimizer over the ranks: buckets are then only reduce-scattered.
+//
 // Deliberate difference from PyTorch: buffers are broadcast from rank 0 at every training-mode
 // forward (PyTorch's broadcast_buffers=True default) but never between.
 #include <cstdint>
@@ -93,7 +96,7 @@ class DistributedDataParallel : public Module {
  private:
   // For ZeroRedundancyOptimizer, which takes over the buckets' reduction.
   friend class ZeroRedundancyOptimizer;
-  void reduce_scatter_only();                          // from now on, buckets are reduce-scattered
+  void reduce_scatter_only(bool on);                   // buckets are only reduce-scattered while on
   std::uint64_t reductions() const;                    // synchronised backward passes completed
   const std::vector<Tensor>& bucketed_params() const;  // reverse registration order
   struct BucketView {

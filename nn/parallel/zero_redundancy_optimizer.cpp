@@ -46,7 +46,7 @@ ZeroRedundancyOptimizer::ZeroRedundancyOptimizer(DistributedDataParallel& ddp,
     TG_CHECK(bucketed[i].is_contiguous(), kName, ": parameter ", P - 1 - i,
              " is not contiguous; its shards are updated in place through views");
   }
-  ddp_.reduce_scatter_only();
+  ddp_.reduce_scatter_only(true);
   // The inner optimizer's parameters: views of this rank's slices, whose gradients are views of
   // the matching elements of the buckets (which the reduce-scatter refills every backward).
   std::vector<Tensor> views;
@@ -65,15 +65,21 @@ ZeroRedundancyOptimizer::ZeroRedundancyOptimizer(DistributedDataParallel& ddp,
       views.push_back(v);
     }
   }
-  inner_ = make_inner(std::move(views));
-  TG_CHECK(inner_ != nullptr, kName, ": the factory returned no optimizer");
-  TG_CHECK(inner_->num_param_groups() == 1, kName,
-           ": the inner optimizer must have exactly one parameter group, got ",
-           inner_->num_param_groups());
+  try {
+    inner_ = make_inner(std::move(views));
+    TG_CHECK(inner_ != nullptr, kName, ": the factory returned no optimizer");
+    TG_CHECK(inner_->num_param_groups() == 1, kName,
+             ": the inner optimizer must have exactly one parameter group, got ",
+             inner_->num_param_groups());
+  } catch (...) {
+    ddp_.reduce_scatter_only(false);  // no optimizer after all: leave the wrapper as it was
+    throw;
+  }
   stepped_at_ = ddp_.reductions();
 }
 
-ZeroRedundancyOptimizer::~ZeroRedundancyOptimizer() = default;
+// The wrapper goes back to averaging whole gradients, for whatever optimizer comes next.
+ZeroRedundancyOptimizer::~ZeroRedundancyOptimizer() { ddp_.reduce_scatter_only(false); }
 
 std::vector<ZeroRedundancyOptimizer::Slice> ZeroRedundancyOptimizer::slices_of(int rank) const {
   std::vector<Slice> out;

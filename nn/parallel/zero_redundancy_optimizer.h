@@ -47,7 +47,9 @@ class ZeroRedundancyOptimizer : public optim::Optimizer {
   // Makes the inner optimizer over this rank's shard views (1-D views into the parameters).
   using MakeInner = std::function<std::unique_ptr<optim::Optimizer>(std::vector<Tensor>)>;
 
-  // Only one ZeroRedundancyOptimizer per wrapper; every trainable parameter must be contiguous.
+  // Only one ZeroRedundancyOptimizer per wrapper at a time (the wrapper must outlive it; when it
+  // is destroyed the wrapper averages whole gradients again); every trainable parameter must be
+  // contiguous.
   ZeroRedundancyOptimizer(DistributedDataParallel& ddp, const MakeInner& make_inner);
   ~ZeroRedundancyOptimizer() override;
 

@@ -443,6 +443,29 @@ BOOST_AUTO_TEST_CASE(zero_redundancy_state_dict_round_trip_and_errors) {
   for (std::size_t i = 0; i < a.size(); ++i) BOOST_TEST(equal(a[i], b[i]), "parameter " << i);
 }
 
+// A factory that throws, and an optimizer that is destroyed, leave the wrapper averaging whole
+// gradients again (every rank then holds the same .grad).
+BOOST_AUTO_TEST_CASE(zero_redundancy_releases_the_wrapper) {
+  manual_seed(8);
+  Mlp net;
+  nn::parallel::DistributedDataParallel ddp(net, {.bucket_cap_bytes = 200});
+  BOOST_TEST(test::contains(test::error_of([&] {
+                              nn::parallel::ZeroRedundancyOptimizer bad(
+                                  ddp,
+                                  [](std::vector<Tensor>) -> std::unique_ptr<optim::Optimizer> {
+                                    throw Error("no optimizer today");
+                                  });
+                            }),
+                            "no optimizer today"));
+  { nn::parallel::ZeroRedundancyOptimizer opt(ddp, sharded_adam); }
+  const auto b = micro_batch(0, dist::rank());
+  nn::functional::cross_entropy(ddp(b.inputs), b.targets).backward();
+  for (auto& p : net.parameters()) {
+    const Tensor all = dist::all_gather(p.grad());
+    for (int k = 1; k < dist::world_size(); ++k) BOOST_TEST(equal(all[k], all[0]));
+  }
+}
+
 namespace {
 void check_no_sync(bool as_view) {
   const int W = dist::world_size(), r = dist::rank();
