@@ -254,6 +254,32 @@ struct Work::Impl {
     }
   }
 
+  // Posts, for each piece's part in [lo, hi), a send of it to `peer` (or a receive into it).
+  void post_pieces(bool send, int peer, std::int64_t lo, std::int64_t hi) {
+    const std::size_t es = element_size(buf.dtype());
+    for_each_overlap(lo, hi,
+                     [&](const Tensor& piece, std::int64_t offset, std::int64_t b, std::int64_t e) {
+                       reqs.emplace_back();
+                       char* at = bytes(piece) + (b - offset) * es;
+                       const int n = checked_count(kind, e - b);
+                       if (send)
+                         MPI_Isend(at, n, type(), peer, tag, state->comm, &reqs.back());
+                       else
+                         MPI_Irecv(at, n, type(), peer, tag, state->comm, &reqs.back());
+                     });
+  }
+  // counts / displs: every rank's shard_range of n elements.
+  void shard_counts(std::int64_t n) {
+    const int W = state->size;
+    counts.resize(W);
+    displs.resize(W);
+    for (int j = 0; j < W; ++j) {
+      const auto [b, e] = shard_range(n, j, W);
+      counts[j] = static_cast<int>(e - b);
+      displs[j] = static_cast<int>(b);
+    }
+  }
+
   MPI_Datatype type() const { return state->element_type(element_size(buf.dtype())); }
   char* bytes(const Tensor& t) const { return static_cast<char*>(t.raw_data()); }
 
@@ -280,24 +306,12 @@ struct Work::Impl {
                              MPI_Irecv(bytes(recv) + (b - lo) * es, checked_count(kind, e - b),
                                        type(), peer, tag, state->comm, &reqs.back());
                            });
-          for_each_overlap(
-              plo, phi,
-              [&](const Tensor& piece, std::int64_t offset, std::int64_t b, std::int64_t e) {
-                reqs.emplace_back();
-                MPI_Isend(bytes(piece) + (b - offset) * es, checked_count(kind, e - b), type(),
-                          peer, tag, state->comm, &reqs.back());
-              });
+          post_pieces(true, peer, plo, phi);
           if (reqs.empty()) reqs.push_back(MPI_REQUEST_NULL);
           break;
         }
         // Slice j of the tensor goes to rank j, which reduces it over ranks in order.
-        counts.resize(W);
-        displs.resize(W);
-        for (int j = 0; j < W; ++j) {
-          const auto [b, e] = shard_range(count, j, W);
-          counts[j] = static_cast<int>(e - b);
-          displs[j] = static_cast<int>(b);
-        }
+        shard_counts(count);
         recv = empty({std::int64_t{W} * counts[r]}, buf.dtype());
         recv_counts.assign(W, counts[r]);
         recv_displs.resize(W);
@@ -307,7 +321,6 @@ struct Work::Impl {
         break;
       }
       case Kind::AllGatherCoalesced: {
-        const std::size_t es = element_size(buf.dtype());
         if (pair_exchange()) {
           // Straight from and into the pieces: my shard out, the peer's in.
           const int peer = 1 - r;
@@ -315,32 +328,13 @@ struct Work::Impl {
           const auto [lo, hi] = half_of(r);
           const auto [plo, phi] = half_of(peer);
           reqs.clear();
-          for_each_overlap(
-              plo, phi,
-              [&](const Tensor& piece, std::int64_t offset, std::int64_t b, std::int64_t e) {
-                reqs.emplace_back();
-                MPI_Irecv(bytes(piece) + (b - offset) * es, checked_count(kind, e - b), type(),
-                          peer, tag, state->comm, &reqs.back());
-              });
-          for_each_overlap(
-              lo, hi,
-              [&](const Tensor& piece, std::int64_t offset, std::int64_t b, std::int64_t e) {
-                reqs.emplace_back();
-                MPI_Isend(bytes(piece) + (b - offset) * es, checked_count(kind, e - b), type(),
-                          peer, tag, state->comm, &reqs.back());
-              });
+          post_pieces(false, peer, plo, phi);
+          post_pieces(true, peer, lo, hi);
           if (reqs.empty()) reqs.push_back(MPI_REQUEST_NULL);
           break;
         }
         // buf already holds this rank's shard in place (packed by the caller); gather the rest.
-        counts.resize(W);
-        displs.resize(W);
-        for (int j = 0; j < W; ++j) {
-          const auto [b, e] = shard_range(n, j, W);
-          counts[j] = static_cast<int>(e - b);
-          displs[j] = static_cast<int>(b);
-        }
-        (void)es;
+        shard_counts(n);
         MPI_Iallgatherv(MPI_IN_PLACE, 0, type(), buf.raw_data(), counts.data(), displs.data(),
                         type(), state->comm, &reqs[0]);
         break;
