@@ -1,5 +1,6 @@
 #include "tapegrad/nn/parallel/zero_redundancy_optimizer.h"
 
+#include <algorithm>
 #include <map>
 #include <string>
 
@@ -47,25 +48,17 @@ ZeroRedundancyOptimizer::ZeroRedundancyOptimizer(DistributedDataParallel& ddp,
              " is not contiguous; its shards are updated in place through views");
   }
   ddp_.reduce_scatter_only(true);
-  // The inner optimizer's parameters: views of this rank's slices, whose gradients are views of
-  // the matching elements of the buckets (which the reduce-scatter refills every backward).
-  std::vector<Tensor> views;
-  const int r = distributed::rank(), W = distributed::world_size();
-  for (std::size_t b = 0; b < static_cast<std::size_t>(ddp_.num_buckets()); ++b) {
-    const auto bk = ddp_.bucket(b);
-    const auto [lo, hi] = distributed::shard_range(bk.flat.numel(), r, W);
-    for (std::size_t k = 0; k < bk.params.size(); ++k) {
-      const Tensor& p = bucketed[bk.params[k]];
-      const std::int64_t off = bk.offsets[k];
-      const std::int64_t b0 = std::max(lo, off), e0 = std::min(hi, off + p.numel());
-      if (e0 <= b0) continue;
-      Tensor v = p.detach().reshape({p.numel()}).narrow(0, b0 - off, e0 - b0);
+  try {
+    // The inner optimizer's parameters: views of this rank's slices, whose gradients are views
+    // of the matching elements of the buckets (which the reduce-scatter refills every backward).
+    std::vector<Tensor> views;
+    for (const Slice& s : slices_of(distributed::rank())) {
+      const Tensor& p = params_[s.param];
+      Tensor v = p.detach().reshape({p.numel()}).narrow(0, s.begin, s.n);
       v.requires_grad_(true);
-      v.set_grad(bk.flat.narrow(0, b0, e0 - b0));
+      v.set_grad(ddp_.bucket(s.bucket).flat.narrow(0, s.flat_begin, s.n));
       views.push_back(v);
     }
-  }
-  try {
     inner_ = make_inner(std::move(views));
     TG_CHECK(inner_ != nullptr, kName, ": the factory returned no optimizer");
     TG_CHECK(inner_->num_param_groups() == 1, kName,
@@ -91,7 +84,7 @@ std::vector<ZeroRedundancyOptimizer::Slice> ZeroRedundancyOptimizer::slices_of(i
     for (std::size_t k = 0; k < bk.params.size(); ++k) {
       const std::int64_t off = bk.offsets[k], n = bucketed[bk.params[k]].numel();
       const std::int64_t b0 = std::max(lo, off), e0 = std::min(hi, off + n);
-      if (e0 > b0) out.push_back({reducer_to_[bk.params[k]], b0 - off, e0 - b0});
+      if (e0 > b0) out.push_back({reducer_to_[bk.params[k]], b0 - off, e0 - b0, b, b0});
     }
   }
   return out;

@@ -70,13 +70,14 @@ class ZeroRedundancyOptimizer : public optim::Optimizer {
 
   optim::Optimizer& inner() { return *inner_; }
 
+ private:
   // A slice of one parameter that is part of some rank's shard.
   struct Slice {
-    std::size_t param;      // index into params()
-    std::int64_t begin, n;  // elements [begin, begin + n) of the flattened parameter
+    std::size_t param;        // index into params()
+    std::int64_t begin, n;    // elements [begin, begin + n) of the flattened parameter
+    std::size_t bucket;       // the wrapper's bucket that holds it,
+    std::int64_t flat_begin;  // from this element of the bucket on
   };
-
- private:
   std::vector<Slice> slices_of(int rank) const;
 
   DistributedDataParallel& ddp_;
