@@ -1,7 +1,9 @@
 #pragma once
 // ZeroRedundancyOptimizer: data parallelism in which each rank keeps the optimizer state of, and
-// steps, only its 1/N share of the parameters (ZeRO stages 1 and 2; PyTorch's
-// ZeroRedundancyOptimizer used with overlap_with_ddp). Part of tapegrad::distributed.
+// steps, only its 1/N share of the parameters (ZeRO stages 1 and 2). PyTorch's
+// ZeroRedundancyOptimizer shards the state too but keeps DDP's full all-reduce and then
+// broadcasts each rank's parameters; here the wrapper only reduce-scatters, so the traffic stays
+// that of one all-reduce. Part of tapegrad::distributed.
 //
 //   nn::parallel::DistributedDataParallel ddp(net);
 //   nn::parallel::ZeroRedundancyOptimizer opt(ddp, [](std::vector<Tensor> shard) {
