@@ -439,35 +439,29 @@ struct Work::Impl {
           });
       pieces.clear();
       recv = Tensor();
-      if (scatter_only) {
-        phase = 2;
-        finish();
+      if (!scatter_only) {
+        // The second step: swap the reduced halves, straight into place.
+        std::lock_guard lock(mpi_mutex());
+        reqs.assign(2, MPI_REQUEST_NULL);
+        MPI_Irecv(bytes(buf) + plo * es, checked_count(kind, phi - plo), type(), peer, tag + 1,
+                  state->comm, &reqs[0]);
+        MPI_Isend(bytes(buf) + lo * es, checked_count(kind, hi - lo), type(), peer, tag + 1,
+                  state->comm, &reqs[1]);
+        phase = 1;
         return;
       }
-      // The second step: swap the reduced halves, straight into place.
-      std::lock_guard lock(mpi_mutex());
-      reqs.assign(2, MPI_REQUEST_NULL);
-      MPI_Irecv(bytes(buf) + plo * es, checked_count(kind, phi - plo), type(), peer, tag + 1,
-                state->comm, &reqs[0]);
-      MPI_Isend(bytes(buf) + lo * es, checked_count(kind, hi - lo), type(), peer, tag + 1,
-                state->comm, &reqs[1]);
-      phase = 1;
-      return;
     } else if (kind == Kind::AllReduce) {
       const int r = state->rank;
       reduce_rows(bytes(buf) + static_cast<std::size_t>(displs[r]) * element_size(buf.dtype()),
                   received_rows(counts[r]), counts[r]);
       recv = Tensor();
-      if (scatter_only) {
-        phase = 2;
-        finish();
+      if (!scatter_only) {
+        std::lock_guard lock(mpi_mutex());
+        MPI_Iallgatherv(MPI_IN_PLACE, 0, type(), buf.raw_data(), counts.data(), displs.data(),
+                        type(), state->comm, &reqs[0]);
+        phase = 1;
         return;
       }
-      std::lock_guard lock(mpi_mutex());
-      MPI_Iallgatherv(MPI_IN_PLACE, 0, type(), buf.raw_data(), counts.data(), displs.data(), type(),
-                      state->comm, &reqs[0]);
-      phase = 1;
-      return;
     } else if (kind == Kind::ReduceScatter) {
       reduce_rows(bytes(out), received_rows(chunk), chunk);
       recv = Tensor();
